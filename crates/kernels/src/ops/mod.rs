@@ -1,0 +1,7 @@
+//! Every op, one folder each: `mod.rs` (public functions, shape checks, dispatch, docs),
+//! `reference.rs` (plain f64 loops), `cpu.rs` (rayon, generic over [`Float`](crate::Float)),
+//! `cuda.rs` + `<op>.cu` (NVRTC), and `tests.rs` tying them together.
+
+pub mod add;
+pub mod fill;
+pub mod silu;
