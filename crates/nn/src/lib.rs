@@ -30,11 +30,15 @@
 //! # Ok::<(), nn::Error>(())
 //! ```
 
+pub mod checkpoint;
 mod error;
+pub mod init;
 mod param;
 mod sink;
 
+pub use checkpoint::{Checkpoint, Metadata, load, save};
 pub use error::{Error, Result};
+pub use init::Init;
 pub use param::{Module, Param, ParamRole, Prefix};
 pub use sink::{Accumulate, GradSink, Scoped};
 
