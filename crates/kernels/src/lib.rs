@@ -34,6 +34,7 @@ pub mod cuda;
 
 #[macro_use]
 mod dispatch;
+pub mod cpu_math;
 pub mod cpu_util;
 pub mod ops;
 pub mod testing;

@@ -1,0 +1,148 @@
+//! Accuracy of the f32 math against f64 libm, on dense sweeps, at every ISA level this CPU has.
+
+use super::*;
+
+struct Exp;
+impl Map1<f32> for Exp {
+    #[inline(always)]
+    fn apply(&self, x: f32) -> f32 {
+        exp_f32(x)
+    }
+}
+struct Sig;
+impl Map1<f32> for Sig {
+    #[inline(always)]
+    fn apply(&self, x: f32) -> f32 {
+        sigmoid_parts_f32(x).0
+    }
+}
+struct OneMinusSig;
+impl Map1<f32> for OneMinusSig {
+    #[inline(always)]
+    fn apply(&self, x: f32) -> f32 {
+        sigmoid_parts_f32(x).1
+    }
+}
+struct Cdf;
+impl Map1<f32> for Cdf {
+    #[inline(always)]
+    fn apply(&self, x: f32) -> f32 {
+        normal_cdf_f32(x)
+    }
+}
+struct Pdf;
+impl Map1<f32> for Pdf {
+    #[inline(always)]
+    fn apply(&self, x: f32) -> f32 {
+        normal_pdf_f32(x)
+    }
+}
+
+fn sweep(lo: f32, hi: f32, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| lo + (hi - lo) * (i as f32) / ((n - 1) as f32))
+        .collect()
+}
+
+/// Largest relative error over the points whose true value is at least `floor` in magnitude.
+fn max_rel(got: &[f32], x: &[f32], truth: impl Fn(f64) -> f64, floor: f64) -> f64 {
+    got.iter()
+        .zip(x)
+        .map(|(&g, &x)| {
+            let t = truth(x as f64);
+            if t.abs() < floor {
+                0.0
+            } else {
+                ((g as f64 - t) / t).abs()
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+fn sig64(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[test]
+fn exp_relative_error_below_2e7() {
+    let x = sweep(-87.3, 88.7, 400_001);
+    for level in available_isas() {
+        let y = map1_at(level, &Exp, &x);
+        let e = max_rel(&y, &x, f64::exp, 0.0);
+        assert!(e < 2e-7, "{level:?}: exp rel err {e:e}");
+    }
+}
+
+#[test]
+fn exp_edges_and_nan() {
+    let x = [
+        -1e4f32,
+        -120.0,
+        -87.5,
+        89.0,
+        1e4,
+        f32::NEG_INFINITY,
+        f32::INFINITY,
+        f32::NAN,
+    ];
+    for level in available_isas() {
+        let y = map1_at(level, &Exp, &x);
+        assert_eq!(&y[..3], &[0.0, 0.0, 0.0], "{level:?}");
+        assert_eq!(y[3], f32::INFINITY, "{level:?}");
+        assert_eq!(y[4], f32::INFINITY, "{level:?}");
+        assert_eq!(y[5], 0.0, "{level:?}");
+        assert_eq!(y[6], f32::INFINITY, "{level:?}");
+        assert!(y[7].is_nan(), "{level:?}");
+    }
+}
+
+#[test]
+fn sigmoid_parts_relative_error_below_5e7() {
+    let x = sweep(-100.0, 100.0, 400_001);
+    for level in available_isas() {
+        let s = map1_at(level, &Sig, &x);
+        let e = max_rel(&s, &x, sig64, 1e-37);
+        assert!(e < 5e-7, "{level:?}: sigmoid rel err {e:e}");
+        let c = map1_at(level, &OneMinusSig, &x);
+        let e = max_rel(&c, &x, |x| sig64(-x), 1e-37);
+        assert!(e < 5e-7, "{level:?}: 1 - sigmoid rel err {e:e}");
+        let big = map1_at(level, &Sig, &[1e4, -1e4, 120.0, -120.0]);
+        assert_eq!(big, vec![1.0, 0.0, 1.0, 0.0], "{level:?}");
+    }
+}
+
+#[test]
+fn normal_cdf_and_pdf_accuracy() {
+    let x = sweep(-13.0, 13.0, 400_001);
+    let cdf64 = |x: f64| 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2);
+    let pdf64 = |x: f64| (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    for level in available_isas() {
+        let y = map1_at(level, &Cdf, &x);
+        let abs = y
+            .iter()
+            .zip(&x)
+            .map(|(&g, &x)| (g as f64 - cdf64(x as f64)).abs())
+            .fold(0.0, f64::max);
+        assert!(abs < 2e-7, "{level:?}: Φ abs err {abs:e}");
+        // Left tail, relative: the error grows like x² (f32 rounding of x²/2 inside exp).
+        for (&g, &x) in y.iter().zip(&x).filter(|(_, x)| **x < 0.0) {
+            let t = cdf64(x as f64);
+            if t > 1e-37 {
+                let rel = ((g as f64 - t) / t).abs();
+                let bound = 1e-6 * (1.0 + (x as f64).powi(2) / 8.0);
+                assert!(rel < bound, "{level:?}: Φ({x}) rel err {rel:e} > {bound:e}");
+            }
+        }
+        let p = map1_at(level, &Pdf, &x);
+        for (&g, &x) in p.iter().zip(&x) {
+            let t = pdf64(x as f64);
+            if t > 1e-37 {
+                let rel = ((g as f64 - t) / t).abs();
+                let bound = 3e-7 * (1.0 + (x as f64).powi(2) / 2.0);
+                assert!(rel < bound, "{level:?}: φ({x}) rel err {rel:e} > {bound:e}");
+            }
+        }
+        let edges = map1_at(level, &Cdf, &[1e4, -1e4, 120.0, -120.0]);
+        assert_eq!(edges, vec![1.0, 0.0, 1.0, 0.0], "{level:?}");
+    }
+}
