@@ -1,0 +1,101 @@
+//! Per-coordinate update moments `m_i = E φ_i`, `v_i = Var φ_i` (and `q_i = v_i + m_i²`) for
+//! every [`Rule`] × [`Moments`] pair (spec §5–§6, §8.2).
+
+use crate::adam_eps::{clip_closed_moments, mean_field_2025_mv, su2024_mv};
+use crate::error::{Result, check_batch};
+use crate::quadrature::{Quadrature, Shape, shape_fn};
+use crate::rules::{Moments, Rule};
+use crate::stats::GradStats;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+
+/// Below this b = ε/τ the Clip closed form loses digits to cancellation (`/b²`); quadrature is used.
+const CLIP_CLOSED_FORM_MIN_B: f64 = 1e-2;
+
+/// Exact sign moments with `a = g/τ`: `m = erf(a/√2)`, `v = 1 − m² = erfc(|a|/√2)(1 + erf(|a|/√2))`.
+#[inline]
+pub fn sign_exact_mv(a: f64) -> (f64, f64) {
+    let x = a.abs() * std::f64::consts::FRAC_1_SQRT_2;
+    let e = libm::erf(x);
+    (if a < 0.0 { -e } else { e }, libm::erfc(x) * (1.0 + e))
+}
+
+fn shape_of(rule: &Rule) -> Shape {
+    match rule {
+        Rule::Sgd | Rule::Sign => Shape::Sign,
+        Rule::SoftSign { .. } => Shape::SoftSign,
+        Rule::AdamDiv { .. } => Shape::AdamDiv,
+        Rule::Clip { .. } => Shape::Clip,
+    }
+}
+
+/// `(m, v)` of one coordinate with per-sample mean `g`, variance `s2`, at batch size `b`.
+///
+/// Dimensionless form: `a = g/τ`, `b_ε = ε/τ`, `τ = σ/√B`; `σ = 0` or `B = ∞` gives
+/// `m = f(g, ε)`, `v = 0`.
+pub fn coordinate_mv(rule: &Rule, g: f64, s2: f64, b: f64, how: &Moments, index: u64) -> (f64, f64) {
+    if let Rule::Sgd = rule {
+        return (g, if b.is_infinite() { 0.0 } else { s2 / b });
+    }
+    let tau = (s2 / b).sqrt();
+    if tau == 0.0 {
+        return (rule.apply(g), 0.0);
+    }
+    let a = g / tau;
+    let eps = rule.eps().unwrap_or(0.0);
+    let be = eps / tau;
+    let shape = shape_of(rule);
+    match how {
+        Moments::Exact => {
+            if be == 0.0 {
+                sign_exact_mv(a)
+            } else if shape == Shape::Clip && be >= CLIP_CLOSED_FORM_MIN_B {
+                let (m, q) = clip_closed_moments(a, be);
+                (m, (q - m * m).max(0.0))
+            } else {
+                let (m, q) = Quadrature::default_rule().moments(shape, a, be);
+                (m, (q - m * m).max(0.0))
+            }
+        }
+        Moments::Su2024 => su2024_mv(a, be),
+        Moments::MeanField2025 => mean_field_2025_mv(a, be),
+        Moments::MonteCarlo { draws, seed } => {
+            let mut rng = StdRng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let (mut s1, mut s2m) = (0.0, 0.0);
+            let n = (*draws).max(2);
+            for _ in 0..n {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                let y = shape_fn(shape, a + z, be);
+                s1 += y;
+                s2m += y * y;
+            }
+            let m = s1 / n as f64;
+            (m, (s2m / n as f64 - m * m).max(0.0))
+        }
+    }
+}
+
+/// `(m, v)` for all coordinates (rayon over coordinates). Validates inputs.
+pub fn update_moments_mv(rule: &Rule, st: &GradStats, b: f64, how: &Moments) -> Result<(Vec<f64>, Vec<f64>)> {
+    rule.validate()?;
+    check_batch(b)?;
+    st.validate()?;
+    let (m, v): (Vec<f64>, Vec<f64>) = st
+        .g
+        .par_iter()
+        .zip(st.sigma2.par_iter())
+        .enumerate()
+        .with_min_len(256)
+        .map(|(i, (&g, &s2))| coordinate_mv(rule, g, s2, b, how, i as u64))
+        .unzip();
+    Ok((m, v))
+}
+
+/// `(m, q)` with `q = E φ² = v + m²` (spec §8.2's `update_moments`).
+pub fn update_moments(rule: &Rule, st: &GradStats, b: f64, how: &Moments) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (m, v) = update_moments_mv(rule, st, b, how)?;
+    let q = m.iter().zip(&v).map(|(m, v)| v + m * m).collect();
+    Ok((m, q))
+}

@@ -1,0 +1,89 @@
+//! The general one-step law (spec §3): `ΔL(η) = η·mᵀg − ½η²·T`, `T = Σ v_i H_ii + mᵀHm`,
+//! `η* = mᵀg/T`, `ΔL* = (mᵀg)²/(2T)`.
+
+use crate::error::{LawError, Result, check_batch};
+use crate::moments::update_moments_mv;
+use crate::rules::{Moments, Rule};
+use crate::stats::{Curvature, GradStats, check_dims};
+use rayon::prelude::*;
+
+/// Result of the one-step law at one batch size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OneStep {
+    /// `η* = mᵀg/T`.
+    pub eta_star: f64,
+    /// `ΔL* = (mᵀg)²/(2T) = ½η*·mᵀg`.
+    pub delta_l_star: f64,
+    /// `mᵀg`.
+    pub num: f64,
+    /// `T = tr(E[φφᵀ]H)`.
+    pub den: f64,
+}
+
+impl OneStep {
+    /// From `num = mᵀg` and `den = T`; `NoOptimum` when `T ≤ 0` or `mᵀg = 0`.
+    pub fn from_parts(num: f64, den: f64) -> Result<Self> {
+        if !num.is_finite() || !den.is_finite() {
+            return Err(LawError::NoOptimum(format!("non-finite moments (mᵀg = {num}, T = {den})")));
+        }
+        if den <= 0.0 {
+            return Err(LawError::NoOptimum(format!("T = {den} ≤ 0 (indefinite curvature along φ)")));
+        }
+        if num == 0.0 {
+            return Err(LawError::NoOptimum("mᵀg = 0".into()));
+        }
+        Ok(OneStep { eta_star: num / den, delta_l_star: num * num / (2.0 * den), num, den })
+    }
+
+    /// `ΔL(η) = η·mᵀg − ½η²T`.
+    pub fn delta_l(&self, eta: f64) -> f64 {
+        eta * self.num - 0.5 * eta * eta * self.den
+    }
+}
+
+/// `(mᵀg, T)` from moments `m`, `v`.
+pub fn num_den<H: Curvature + ?Sized>(st: &GradStats, h: &H, m: &[f64], v: &[f64]) -> (f64, f64) {
+    let d = h.diag();
+    let (num, tr_v): (f64, f64) = if m.len() > 1 << 14 {
+        let num = m.par_iter().zip(st.g.par_iter()).map(|(m, g)| m * g).sum();
+        let tv = v.par_iter().zip(d.par_iter()).map(|(v, h)| v * h).sum();
+        (num, tv)
+    } else {
+        (m.iter().zip(&st.g).map(|(m, g)| m * g).sum(), v.iter().zip(&d).map(|(v, h)| v * h).sum())
+    };
+    (num, tr_v + h.quad(m))
+}
+
+/// The one-step optimum at batch size `b` (`f64::INFINITY`: the large-batch limit).
+pub fn one_step<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f64, how: &Moments) -> Result<OneStep> {
+    check_dims(st, h)?;
+    let (m, v) = update_moments_mv(rule, st, b, how)?;
+    let (num, den) = num_den(st, h, &m, &v);
+    OneStep::from_parts(num, den)
+}
+
+/// `ΔL(η)` at batch size `b`.
+pub fn delta_l<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f64, eta: f64, how: &Moments) -> Result<f64> {
+    if !eta.is_finite() {
+        return Err(LawError::NonFinite { what: "eta", index: 0, value: eta });
+    }
+    check_dims(st, h)?;
+    check_batch(b)?;
+    let (m, v) = update_moments_mv(rule, st, b, how)?;
+    let (num, den) = num_den(st, h, &m, &v);
+    Ok(eta * num - 0.5 * eta * eta * den)
+}
+
+/// `one_step` at every batch size (rayon over B).
+pub fn sweep<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, batches: &[f64], how: &Moments) -> Vec<Result<OneStep>> {
+    batches.par_iter().map(|&b| one_step(rule, st, h, b, how)).collect()
+}
+
+/// `n` log-spaced values from `lo` to `hi` inclusive.
+pub fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if n <= 1 {
+        return vec![lo];
+    }
+    let (l0, l1) = (lo.ln(), hi.ln());
+    (0..n).map(|i| (l0 + (l1 - l0) * i as f64 / (n - 1) as f64).exp()).collect()
+}
