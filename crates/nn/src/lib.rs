@@ -32,12 +32,14 @@
 
 pub mod checkpoint;
 mod error;
+pub mod gradcheck;
 pub mod init;
 mod param;
 mod sink;
 
 pub use checkpoint::{Checkpoint, Metadata, load, save};
 pub use error::{Error, Result};
+pub use gradcheck::{Checkable, GradCheckOptions, GradCheckReport, gradcheck};
 pub use init::Init;
 pub use param::{Module, Param, ParamRole, Prefix};
 pub use sink::{Accumulate, GradSink, Scoped};
