@@ -1,0 +1,180 @@
+//! The fused core's forward: one rayon task per (batch element, tile of query rows); each task
+//! walks the key blocks its rows can see, holding only a `rows × keys` score tile, a transposed
+//! `s × keys` key block and its rows' running statistics. Scratch per task is
+//! `(rows·keys + s·keys + 2·rows)` floats, independent of `n`.
+//!
+//! Softmax forms, per row (online softmax, spec/gau.md §6): for each block, with `y = α x`,
+//! `m' = max(m, max_block y)`, `acc ← acc·e^(m−m') + Σ_j e^(y_j−m') v_j`,
+//! `ℓ ← ℓ·e^(m−m') + Σ_j e^(y_j−m')`; at the end `c = acc/ℓ`, `lse = m + ln ℓ`.
+//! Relu² forms: `acc += Σ_j β relu(α x_j)² v_j` (no statistics).
+
+use super::tile::{add_weighted_rows, block_product, transpose_rows};
+use super::{CoreCache, Dims, Tiles};
+use crate::mask::RowPlan;
+use crate::norm::Form;
+use crate::{Error, Result};
+use kernels::{Float, Storage, Tensor};
+use rayon::prelude::*;
+
+/// One tile: rows `i0 … i0+nr−1` of batch element `b`.
+#[allow(clippy::too_many_arguments)]
+fn forward_tile<F: Float>(
+    q: &[F],
+    k: &[F],
+    v: &[F],
+    plan: &RowPlan,
+    d: &Dims,
+    form: Form,
+    tiles: Tiles,
+    b: usize,
+    i0: usize,
+    out: &mut [F],
+    lse: &mut [F],
+) {
+    let (s, e, n_k) = (d.s, d.e, d.n_k);
+    let nr = lse.len();
+    let rows = &plan.rows[b * d.n_q + i0..b * d.n_q + i0 + nr];
+    let q_tile = &q[(b * d.n_q + i0) * s..(b * d.n_q + i0 + nr) * s];
+    let (k_b, v_b) = (
+        &k[b * n_k * s..(b + 1) * n_k * s],
+        &v[b * n_k * e..(b + 1) * n_k * e],
+    );
+    let bc = tiles.keys;
+    let mut kt = vec![F::zero(); s * bc];
+    let mut sc = vec![F::zero(); nr * bc];
+    let mut m = vec![F::neg_infinity(); nr];
+    let mut l_sum = vec![F::zero(); nr];
+    out.fill(F::zero());
+    let kmax = rows
+        .iter()
+        .filter(|r| r.l > 0)
+        .map(|r| r.lim)
+        .max()
+        .unwrap_or(0);
+    for j0 in (0..kmax).step_by(bc) {
+        let nc = bc.min(kmax - j0);
+        transpose_rows(k_b, s, j0, nc, &mut kt[..s * nc]);
+        block_product(q_tile, s, &kt[..s * nc], nc, &mut sc[..nr * nc]);
+        for (r, row) in rows.iter().enumerate() {
+            if row.l == 0 {
+                continue;
+            }
+            let p = &mut sc[r * nc..(r + 1) * nc];
+            let alpha = F::from_f64(row.alpha);
+            let vis = |c: usize| j0 + c < row.lim && plan.key_real(b, j0 + c);
+            match form {
+                Form::Softmax => {
+                    let mut bmax = F::neg_infinity();
+                    for (c, x) in p.iter_mut().enumerate() {
+                        if vis(c) {
+                            *x = alpha * *x;
+                            bmax = bmax.max(*x);
+                        }
+                    }
+                    if bmax == F::neg_infinity() {
+                        continue; // nothing visible in this block
+                    }
+                    let m_new = m[r].max(bmax);
+                    let corr = (m[r] - m_new).exp();
+                    let acc = &mut out[r * e..(r + 1) * e];
+                    if corr != F::one() {
+                        acc.iter_mut().for_each(|a| *a *= corr);
+                        l_sum[r] *= corr;
+                    }
+                    let mut sum = F::zero();
+                    for (c, x) in p.iter_mut().enumerate() {
+                        *x = if vis(c) {
+                            (*x - m_new).exp()
+                        } else {
+                            F::zero()
+                        };
+                        sum += *x;
+                    }
+                    l_sum[r] += sum;
+                    m[r] = m_new;
+                    add_weighted_rows(p, v_b, e, j0, acc);
+                }
+                Form::Relu2 => {
+                    let beta = F::from_f64(row.beta);
+                    for (c, x) in p.iter_mut().enumerate() {
+                        let t = (alpha * *x).max(F::zero());
+                        *x = if vis(c) { beta * t * t } else { F::zero() };
+                    }
+                    add_weighted_rows(p, v_b, e, j0, &mut out[r * e..(r + 1) * e]);
+                }
+            }
+        }
+    }
+    for (r, row) in rows.iter().enumerate() {
+        lse[r] = match (form, row.l) {
+            (_, 0) => F::neg_infinity(),
+            (Form::Relu2, _) => F::zero(),
+            (Form::Softmax, _) => {
+                let inv = l_sum[r].recip();
+                out[r * e..(r + 1) * e].iter_mut().for_each(|a| *a *= inv);
+                m[r] + l_sum[r].ln()
+            }
+        };
+    }
+}
+
+fn forward_cpu<F: Float>(
+    q: &[F],
+    k: &[F],
+    v: &[F],
+    plan: &RowPlan,
+    d: &Dims,
+    form: Form,
+    tiles: Tiles,
+) -> (Vec<F>, Vec<F>) {
+    let (n_q, e, br) = (d.n_q, d.e, tiles.rows);
+    let mut out = vec![F::zero(); d.batch * n_q * e];
+    let mut lse = vec![F::zero(); d.batch * n_q];
+    out.par_chunks_mut(n_q * e)
+        .zip(lse.par_chunks_mut(n_q))
+        .enumerate()
+        .for_each(|(b, (out_b, lse_b))| {
+            out_b
+                .par_chunks_mut(br * e)
+                .zip(lse_b.par_chunks_mut(br))
+                .enumerate()
+                .for_each(|(t, (o, l))| {
+                    forward_tile(q, k, v, plan, d, form, tiles, b, t * br, o, l)
+                });
+        });
+    (out, lse)
+}
+
+pub(super) fn forward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    plan: &RowPlan,
+    d: &Dims,
+    form: Form,
+    tiles: Tiles,
+) -> Result<(Tensor, CoreCache)> {
+    let (out, lse) = match (q.storage(), k.storage(), v.storage()) {
+        (Storage::F32(q), Storage::F32(k), Storage::F32(v)) => {
+            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles);
+            (
+                Tensor::from_vec(o, &[d.batch, d.n_q, d.e])?,
+                Tensor::from_vec(l, &[d.batch, d.n_q])?,
+            )
+        }
+        (Storage::F64(q), Storage::F64(k), Storage::F64(v)) => {
+            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles);
+            (
+                Tensor::from_vec(o, &[d.batch, d.n_q, d.e])?,
+                Tensor::from_vec(l, &[d.batch, d.n_q])?,
+            )
+        }
+        _ => {
+            return Err(Error::Unsupported {
+                what: "fused attention core",
+                reason: "q, k, v must be host tensors of one dtype".into(),
+            });
+        }
+    };
+    Ok((out.try_clone()?, CoreCache::Fused { out, lse }))
+}

@@ -1,0 +1,239 @@
+//! The attention core `C = Normalise(c·QKᵀ, mask) · V` (spec/gau.md §2.1, §2.3–2.4, §5), in two
+//! implementations that compute the same function:
+//!
+//! * **materialising** ([`CoreKind::Materialized`]): `X = QKᵀ` with the `matmul` GEMM, then
+//!   `A = Normalise(X)` row by row, then `C = A·V`; it stores the `n_q × n_k` matrices `X` and
+//!   `A` for the backward. This is the reference the fused core is tested against.
+//! * **fused** ([`CoreKind::Fused`]): tiled over query rows and key blocks, never holding more
+//!   than one `rows × keys` tile of scores per worker. Softmax forms use the online softmax
+//!   (running max `m_i`, running sum `ℓ_i`, rescaled accumulator) and keep
+//!   `lse_i = m_i + ln ℓ_i` per row; the relu² forms know their normaliser `β_i` up front. The
+//!   backward recomputes each tile's probabilities from `lse` (flash-attention style).
+//!
+//! Shapes: `q [b, n_q, s]`, `k [b, n_k, s]`, `v [b, n_k, e]`, output `c [b, n_q, e]`; f32 or
+//! f64 on the CPU (the CUDA core is not written yet: device tensors get
+//! [`Error::Unsupported`]). The normalisations and the per-row constants `α_i`, `β_i` are
+//! documented in [`crate::norm`], the masks in [`crate::mask`].
+//!
+//! Backward (hand-derived, spec §5), with `x_ij = q_i·k_j`, `dA = dC·Vᵀ`, `dV = Aᵀ·dC`:
+//!
+//! ```text
+//! softmax forms: dx_ij = α_i A_ij (dA_ij − D_i),  D_i = Σ_j A_ij dA_ij = Σ_k dC_ik C_ik
+//! relu² forms:   dx_ij = 2 β_i α_i relu(α_i x_ij) dA_ij
+//! masked (i, j): dx_ij = 0
+//! dQ = dX·K,  dK = dXᵀ·Q
+//! ```
+//!
+//! The materialising backward computes `D_i` from `A` and `dA`; the fused one from `dC` and
+//! `C` (FlashAttention's identity), so the two paths check each other.
+
+mod fused;
+mod fused_backward;
+mod materialized;
+#[cfg(test)]
+mod tests;
+pub(crate) mod tile;
+
+use crate::mask::{Mask, RowPlan};
+use crate::norm::Normalization;
+use crate::{Error, Result};
+use kernels::{Storage, Tensor};
+
+/// Tile sizes of the fused core: query rows per task and keys per block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiles {
+    /// Query rows per tile (one rayon task each). Default 32.
+    pub rows: usize,
+    /// Keys per block. Default 64.
+    pub keys: usize,
+}
+
+impl Default for Tiles {
+    fn default() -> Self {
+        Tiles { rows: 32, keys: 64 }
+    }
+}
+
+/// Which implementation of the core to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreKind {
+    /// Tiled, never stores the `n_q × n_k` matrix. The default.
+    Fused(Tiles),
+    /// Stores `QKᵀ` and `A` (the reference).
+    Materialized,
+}
+
+impl Default for CoreKind {
+    fn default() -> Self {
+        CoreKind::Fused(Tiles::default())
+    }
+}
+
+/// The attention core: a normalisation, a score scale `c` and an implementation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttentionCore {
+    pub norm: Normalization,
+    /// The score scale `c` (resolved, see [`crate::ScoreScale::resolve`]).
+    pub scale: f64,
+    pub kind: CoreKind,
+}
+
+/// What the core's forward keeps for its backward.
+pub enum CoreCache {
+    /// Raw scores `X = QKᵀ` and probabilities `A`, both `[b, n_q, n_k]`.
+    Materialized { scores: Tensor, probs: Tensor },
+    /// The output `C` and per-row `lse_i` (`[b, n_q]`; `−∞` for rows with no visible key, 0 for
+    /// relu² forms, which need none).
+    Fused { out: Tensor, lse: Tensor },
+}
+
+impl CoreCache {
+    /// Bytes of the tensors held for the backward.
+    pub fn bytes(&self) -> usize {
+        let t = |t: &Tensor| t.numel() * t.dtype().size();
+        match self {
+            CoreCache::Materialized { scores, probs } => t(scores) + t(probs),
+            CoreCache::Fused { out, lse } => t(out) + t(lse),
+        }
+    }
+}
+
+/// Gradients of the core's inputs.
+pub struct CoreGrads {
+    pub dq: Tensor,
+    pub dk: Tensor,
+    pub dv: Tensor,
+}
+
+/// The core's sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dims {
+    pub batch: usize,
+    pub n_q: usize,
+    pub n_k: usize,
+    pub s: usize,
+    pub e: usize,
+}
+
+fn dims(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dims> {
+    const WHAT: &str = "attention core";
+    q.expect_same_kind(WHAT, k)?;
+    q.expect_same_kind(WHAT, v)?;
+    if matches!(q.storage(), Storage::Cuda(_)) {
+        return Err(Error::Unsupported {
+            what: WHAT,
+            reason: "the attention core runs on the CPU only so far (no CUDA kernel yet)".into(),
+        });
+    }
+    let rank3 = |t: &Tensor, name: &'static str| -> Result<[usize; 3]> {
+        match *t.shape() {
+            [a, b, c] if a > 0 && b > 0 && c > 0 => Ok([a, b, c]),
+            _ => Err(kernels::Error::invalid_shape(
+                name,
+                t.shape(),
+                "must be [batch, n, width] with every size > 0",
+            )
+            .into()),
+        }
+    };
+    let [batch, n_q, s] = rank3(q, "attention core: q")?;
+    let [bk, n_k, sk] = rank3(k, "attention core: k")?;
+    let [bv, nv, e] = rank3(v, "attention core: v")?;
+    if [bk, n_k, sk] != [batch, n_k, s] {
+        return Err(Error::ShapeMismatch {
+            what: "attention core: k",
+            expected: vec![batch, n_k, s],
+            got: k.shape().to_vec(),
+        });
+    }
+    if [bv, nv] != [batch, n_k] {
+        return Err(Error::ShapeMismatch {
+            what: "attention core: v",
+            expected: vec![batch, n_k, e],
+            got: v.shape().to_vec(),
+        });
+    }
+    Ok(Dims {
+        batch,
+        n_q,
+        n_k,
+        s,
+        e,
+    })
+}
+
+impl AttentionCore {
+    fn plan(&self, mask: &Mask, d: &Dims) -> Result<RowPlan> {
+        if !self.scale.is_finite() {
+            return Err(Error::InvalidConfig(format!(
+                "score scale must be finite, got {}",
+                self.scale
+            )));
+        }
+        if let CoreKind::Fused(t) = self.kind
+            && (t.rows == 0 || t.keys == 0)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "fused core tiles must be positive, got {t:?}"
+            )));
+        }
+        RowPlan::new(mask, d.batch, d.n_q, d.n_k, &self.norm, self.scale)
+    }
+
+    /// `C = Normalise(c·QKᵀ, mask)·V` and the cache for [`AttentionCore::backward`].
+    ///
+    /// Errors: shapes that do not fit (see the module docs), masks of the wrong length, an
+    /// invalid normalisation or scale, mixed dtypes or devices, device tensors.
+    pub fn forward(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: &Mask,
+    ) -> Result<(Tensor, CoreCache)> {
+        let d = dims(q, k, v)?;
+        let plan = self.plan(mask, &d)?;
+        match self.kind {
+            CoreKind::Materialized => materialized::forward(q, k, v, &plan, self.norm.form()),
+            CoreKind::Fused(tiles) => fused::forward(q, k, v, &plan, &d, self.norm.form(), tiles),
+        }
+    }
+
+    /// Gradients `(dQ, dK, dV)` for the cotangent `dc [b, n_q, e]` (module docs). The cache must
+    /// come from this core's forward on the same `q`, `k`, `v` and `mask`.
+    pub fn backward(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: &Mask,
+        cache: &CoreCache,
+        dc: &Tensor,
+    ) -> Result<CoreGrads> {
+        let d = dims(q, k, v)?;
+        let plan = self.plan(mask, &d)?;
+        q.expect_same_kind("attention core backward: dc", dc)?;
+        let out_shape = [d.batch, d.n_q, d.e];
+        if dc.shape() != out_shape {
+            return Err(Error::ShapeMismatch {
+                what: "attention core backward: dc",
+                expected: out_shape.to_vec(),
+                got: dc.shape().to_vec(),
+            });
+        }
+        let form = self.norm.form();
+        match (self.kind, cache) {
+            (CoreKind::Materialized, CoreCache::Materialized { scores, probs }) => {
+                materialized::backward(q, k, v, &plan, form, scores, probs, dc)
+            }
+            (CoreKind::Fused(tiles), CoreCache::Fused { out, lse }) => {
+                out.expect_shape("attention core backward: cached output", &out_shape)?;
+                lse.expect_shape("attention core backward: cached lse", &[d.batch, d.n_q])?;
+                fused_backward::backward(q, k, v, &plan, &d, form, tiles, out, lse, dc)
+            }
+            _ => Err(Error::InvalidConfig(
+                "the cache comes from the other core implementation".into(),
+            )),
+        }
+    }
+}

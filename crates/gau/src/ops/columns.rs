@@ -1,0 +1,119 @@
+//! Splitting and concatenating along the last axis: `x [.., w₁+…+w_k]` ↔ `[.., w_i]` parts.
+//! Pure data movement (the backward of a split is the concatenation of the part gradients).
+
+use crate::{Error, Result};
+use kernels::{Float, Storage, Tensor};
+
+fn split_cpu<F: Float>(x: &[F], widths: &[usize]) -> Vec<Vec<F>> {
+    let w: usize = widths.iter().sum();
+    let rows = x.len() / w.max(1);
+    let mut parts: Vec<Vec<F>> = widths
+        .iter()
+        .map(|&wi| Vec::with_capacity(rows * wi))
+        .collect();
+    for row in x.chunks_exact(w) {
+        let mut o = 0;
+        for (p, &wi) in parts.iter_mut().zip(widths) {
+            p.extend_from_slice(&row[o..o + wi]);
+            o += wi;
+        }
+    }
+    parts
+}
+
+fn concat_cpu<F: Float>(parts: &[&[F]], widths: &[usize], rows: usize) -> Vec<F> {
+    let w: usize = widths.iter().sum();
+    let mut out = Vec::with_capacity(rows * w);
+    for r in 0..rows {
+        for (p, &wi) in parts.iter().zip(widths) {
+            out.extend_from_slice(&p[r * wi..(r + 1) * wi]);
+        }
+    }
+    out
+}
+
+/// Splits `x [.., W]` into parts `[.., widths[i]]`; the widths must sum to `W`.
+pub fn split_last(x: &Tensor, widths: &[usize]) -> Result<Vec<Tensor>> {
+    let w = *x.shape().last().ok_or_else(|| {
+        kernels::Error::invalid_shape("split_last", x.shape(), "needs at least one axis")
+    })?;
+    let total: usize = widths.iter().sum();
+    if total != w || widths.contains(&0) {
+        return Err(Error::WidthMismatch {
+            what: "split_last (sum of positive part widths)",
+            expected: w,
+            got: total,
+        });
+    }
+    let shape_of = |wi: usize| {
+        let mut s = x.shape().to_vec();
+        *s.last_mut().expect("rank ≥ 1") = wi;
+        s
+    };
+    let wrap = |parts: Vec<Storage>| -> Result<Vec<Tensor>> {
+        parts
+            .into_iter()
+            .zip(widths)
+            .map(|(p, &wi)| Ok(Tensor::from_storage(p, &shape_of(wi))?))
+            .collect()
+    };
+    match x.storage() {
+        Storage::F32(v) => wrap(split_cpu(v, widths).into_iter().map(Storage::F32).collect()),
+        Storage::F64(v) => wrap(split_cpu(v, widths).into_iter().map(Storage::F64).collect()),
+        Storage::Cuda(_) => Err(Error::Unsupported {
+            what: "split_last",
+            reason: "runs on the CPU only so far".into(),
+        }),
+    }
+}
+
+/// Concatenates parts `[.., w_i]` (same leading dims, dtype, device) into `[.., Σ w_i]`.
+pub fn concat_last(parts: &[&Tensor]) -> Result<Tensor> {
+    let first = parts
+        .first()
+        .ok_or_else(|| kernels::Error::invalid("concat_last", "needs at least one part"))?;
+    let rank = first.shape().len();
+    if rank == 0 {
+        return Err(
+            kernels::Error::invalid_shape("concat_last", first.shape(), "needs rank ≥ 1").into(),
+        );
+    }
+    let lead = &first.shape()[..rank - 1];
+    let mut widths = Vec::with_capacity(parts.len());
+    for p in parts {
+        first.expect_same_kind("concat_last", p)?;
+        if p.shape().len() != rank || &p.shape()[..rank - 1] != lead {
+            let mut want = lead.to_vec();
+            want.push(*p.shape().last().unwrap_or(&0));
+            return Err(Error::ShapeMismatch {
+                what: "concat_last (leading dims)",
+                expected: want,
+                got: p.shape().to_vec(),
+            });
+        }
+        widths.push(p.shape()[rank - 1]);
+    }
+    let rows: usize = lead.iter().product();
+    let mut shape = lead.to_vec();
+    shape.push(widths.iter().sum());
+    macro_rules! cat {
+        ($t:ty) => {{
+            let slices = parts
+                .iter()
+                .map(|p| p.as_slice::<$t>())
+                .collect::<kernels::Result<Vec<_>>>()?;
+            Ok(Tensor::from_vec(
+                concat_cpu(&slices, &widths, rows),
+                &shape,
+            )?)
+        }};
+    }
+    match first.storage() {
+        Storage::F32(_) => cat!(f32),
+        Storage::F64(_) => cat!(f64),
+        Storage::Cuda(_) => Err(Error::Unsupported {
+            what: "concat_last",
+            reason: "runs on the CPU only so far".into(),
+        }),
+    }
+}
