@@ -81,7 +81,11 @@ pub enum ParamKind {
     /// Norm gains: η = 0.5·α, no decay, centre 1.
     Gain,
     /// η = α·lr_mult, decay λ·decay, guard centre `centre` (uniform Tiger: `lr_mult = decay = 1`).
-    Custom { lr_mult: f64, decay: f64, centre: f64 },
+    Custom {
+        lr_mult: f64,
+        decay: f64,
+        centre: f64,
+    },
 }
 
 /// Tiger: Su Jianlin, "Tiger：一个'抠'到极致的优化器", 2023 (kexue.fm/archives/9512), and the

@@ -9,6 +9,7 @@ mod groups;
 mod optimizer;
 pub mod reference;
 mod schedule;
+mod state;
 mod step;
 
 pub use config::{AdamWConfig, DecayMode, Guard, LionConfig, ParamKind, TigerConfig};
@@ -16,6 +17,7 @@ pub use error::{Error, Result};
 pub use groups::{GroupRule, Match};
 pub use optimizer::{Algorithm, Optimizer};
 pub use schedule::PiecewiseLinear;
+pub use state::{load_checkpoint, save_checkpoint};
 
 #[cfg(test)]
 mod tests;

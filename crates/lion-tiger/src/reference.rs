@@ -115,7 +115,11 @@ pub fn tiger_micro_step_ref(
     let beta = cfg.beta;
     let inc = (1.0 - beta) / k as f64;
     let lazy = cfg.lazy_embedding_rows && kind == ParamKind::Embedding;
-    let d = if kind == ParamKind::Embedding { row_len.max(1) } else { theta.len().max(1) };
+    let d = if kind == ParamKind::Embedding {
+        row_len.max(1)
+    } else {
+        theta.len().max(1)
+    };
     let rows = theta.len() / d;
     if lazy && st.touched.len() != rows {
         st.touched = vec![false; rows];

@@ -94,13 +94,21 @@ fn accumulated<'a, F: Float>(
 }
 
 fn as_f32<F: Float>(x: &mut [F]) -> &mut [f32] {
-    assert_eq!(F::DTYPE, DType::F32, "bf16 momentum with non-f32 parameters");
+    assert_eq!(
+        F::DTYPE,
+        DType::F32,
+        "bf16 momentum with non-f32 parameters"
+    );
     // SAFETY: F is f32 (checked above), so the slice is a slice of f32.
     unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut f32, x.len()) }
 }
 
 fn as_f32_ref<F: Float>(x: &[F]) -> &[f32] {
-    assert_eq!(F::DTYPE, DType::F32, "bf16 momentum with non-f32 parameters");
+    assert_eq!(
+        F::DTYPE,
+        DType::F32,
+        "bf16 momentum with non-f32 parameters"
+    );
     // SAFETY: F is f32 (checked above).
     unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) }
 }
@@ -116,7 +124,13 @@ fn run_cpu<F: Float>(algo: &Algorithm, items: Vec<(&mut Slot, &mut [F], &[F])>) 
                 let (first, update) = phase(s.t, c.grad_accum_steps);
                 s.t += 1;
                 let Slot {
-                    m, acc, shape, updates, lr_mult, decay, ..
+                    m,
+                    acc,
+                    shape,
+                    updates,
+                    lr_mult,
+                    decay,
+                    ..
                 } = s;
                 let g = accumulated(acc, shape, g, c.grad_accum_steps, first)?;
                 if !update {
@@ -147,7 +161,14 @@ fn run_cpu<F: Float>(algo: &Algorithm, items: Vec<(&mut Slot, &mut [F], &[F])>) 
                 let (first, update) = phase(s.t, c.grad_accum_steps);
                 s.t += 1;
                 let Slot {
-                    m, v, acc, shape, updates, lr_mult, decay, ..
+                    m,
+                    v,
+                    acc,
+                    shape,
+                    updates,
+                    lr_mult,
+                    decay,
+                    ..
                 } = s;
                 let g = accumulated(acc, shape, g, c.grad_accum_steps, first)?;
                 if !update {
@@ -158,7 +179,10 @@ fn run_cpu<F: Float>(algo: &Algorithm, items: Vec<(&mut Slot, &mut [F], &[F])>) 
                 let wd = c.weight_decay * *decay;
                 let gs = 1.0 / c.grad_accum_steps as f64;
                 let sc = AdamScalars::new(lr, c.beta1, c.beta2, c.eps, wd, *updates, gs);
-                let v = v.as_mut().expect("AdamW slots have v").as_slice_mut::<F>()?;
+                let v = v
+                    .as_mut()
+                    .expect("AdamW slots have v")
+                    .as_slice_mut::<F>()?;
                 jobs.push(AdamJob {
                     theta: th,
                     m: full::<F>(m)?,

@@ -51,24 +51,34 @@ fn tensor(v: &[f64], shape: &[usize], f32: bool) -> Tensor {
 
 fn to64(t: &Tensor) -> Vec<f64> {
     match t.dtype() {
-        kernels::DType::F32 => t.to_vec::<f32>().unwrap().iter().map(|&x| x as f64).collect(),
+        kernels::DType::F32 => t
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
         kernels::DType::F64 => t.to_vec::<f64>().unwrap(),
     }
 }
 
 /// Runs `algo` on the fixture inputs and compares with `expected`; returns the sign flips.
-fn check(oracle: &str, expected: &[u8], algo: Algorithm, rules: &[GroupRule], f32: bool, eta: f64) -> usize {
+fn check(
+    oracle: &str,
+    expected: &[u8],
+    algo: Algorithm,
+    rules: &[GroupRule],
+    f32: bool,
+    eta: f64,
+) -> usize {
     let inp = SafeTensors::deserialize(INPUTS).unwrap();
     let exp = SafeTensors::deserialize(expected).unwrap();
-    let mut bag = Bag(
-        NAMES
-            .iter()
-            .map(|(n, r)| {
-                let (v, s) = read(&inp, &format!("theta0.{n}"));
-                (n.to_string(), Param::new(tensor(&v, &s, f32), *r))
-            })
-            .collect(),
-    );
+    let mut bag = Bag(NAMES
+        .iter()
+        .map(|(n, r)| {
+            let (v, s) = read(&inp, &format!("theta0.{n}"));
+            (n.to_string(), Param::new(tensor(&v, &s, f32), *r))
+        })
+        .collect());
     let mut opt = Optimizer::new(algo, &bag, rules).unwrap();
     for step in 0..20 {
         for (n, p) in bag.0.iter_mut() {
@@ -77,14 +87,21 @@ fn check(oracle: &str, expected: &[u8], algo: Algorithm, rules: &[GroupRule], f3
         }
         opt.step(&mut bag).unwrap();
     }
-    let (rtol, eps) = if f32 { (1e-6, f32::EPSILON as f64) } else { (1e-12, f64::EPSILON) };
+    let (rtol, eps) = if f32 {
+        (1e-6, f32::EPSILON as f64)
+    } else {
+        (1e-12, f64::EPSILON)
+    };
     let mut flips = 0;
     for (n, p) in &bag.0 {
         let (m_ref, _) = read(&exp, &format!("m.{n}"));
         let m = opt.momentum(n).unwrap();
         let scale = m_ref.iter().fold(0.0f64, |a, x| a.max(x.abs()));
         for (i, (a, b)) in m.iter().zip(&m_ref).enumerate() {
-            assert!((a - b).abs() <= rtol * scale, "{oracle} m.{n}[{i}]: {a:e} vs {b:e}");
+            assert!(
+                (a - b).abs() <= rtol * scale,
+                "{oracle} m.{n}[{i}]: {a:e} vs {b:e}"
+            );
         }
         let (th_ref, _) = read(&exp, &format!("theta.{n}"));
         let th = to64(&p.value);
@@ -95,7 +112,10 @@ fn check(oracle: &str, expected: &[u8], algo: Algorithm, rules: &[GroupRule], f3
                 continue;
             }
             let k = (d / (2.0 * eta)).round();
-            assert!(k >= 1.0 && (d - 2.0 * eta * k).abs() <= 1e-3 * eta, "{oracle} θ.{n}[{i}]: {a:e} vs {b:e}");
+            assert!(
+                k >= 1.0 && (d - 2.0 * eta * k).abs() <= 1e-3 * eta,
+                "{oracle} θ.{n}[{i}]: {a:e} vs {b:e}"
+            );
             flips += 1;
         }
     }
@@ -104,16 +124,34 @@ fn check(oracle: &str, expected: &[u8], algo: Algorithm, rules: &[GroupRule], f3
 }
 
 fn lion() -> Algorithm {
-    Algorithm::Lion(LionConfig { lr: 1e-3, beta1: 0.9, beta2: 0.99, weight_decay: 0.1, ..Default::default() })
+    Algorithm::Lion(LionConfig {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.99,
+        weight_decay: 0.1,
+        ..Default::default()
+    })
 }
 
 fn all_decay() -> Vec<GroupRule> {
-    vec![GroupRule { decay: Some(true), ..GroupRule::new(Match::All) }]
+    vec![GroupRule {
+        decay: Some(true),
+        ..GroupRule::new(Match::All)
+    }]
 }
 
 fn tiger() -> (Algorithm, Vec<GroupRule>) {
-    let cfg = TigerConfig { alpha: 1e-3, beta: 0.965, weight_decay: 0.01, ..Default::default() };
-    let rule = GroupRule::new(Match::All).with_kind(ParamKind::Custom { lr_mult: 1.0, decay: 1.0, centre: 0.0 });
+    let cfg = TigerConfig {
+        alpha: 1e-3,
+        beta: 0.965,
+        weight_decay: 0.01,
+        ..Default::default()
+    };
+    let rule = GroupRule::new(Match::All).with_kind(ParamKind::Custom {
+        lr_mult: 1.0,
+        decay: 1.0,
+        centre: 0.0,
+    });
     (Algorithm::Tiger(cfg), vec![rule])
 }
 
@@ -122,18 +160,55 @@ macro_rules! oracle_test {
         #[test]
         fn $name() {
             let (algo, rules): (Algorithm, Vec<GroupRule>) = $algo;
-            let flips = check($file, include_bytes!(concat!("fixtures/", $file)), algo, &rules, $f32, 1e-3);
+            let flips = check(
+                $file,
+                include_bytes!(concat!("fixtures/", $file)),
+                algo,
+                &rules,
+                $f32,
+                1e-3,
+            );
             // Sign flips need |c| within rounding of 0: none expected on 394 coordinates.
             assert_eq!(flips, 0);
         }
     };
 }
 
-oracle_test!(lion_pytorch_f64, "lion_pytorch_f64.safetensors", false, (lion(), all_decay()));
-oracle_test!(lion_pytorch_f32, "lion_pytorch_f32.safetensors", true, (lion(), all_decay()));
-oracle_test!(optax_lion_f64, "optax_f64.safetensors", false, (lion(), all_decay()));
-oracle_test!(optax_lion_f32, "optax_f32.safetensors", true, (lion(), all_decay()));
-oracle_test!(po_lion_f64, "po_lion_f64.safetensors", false, (lion(), all_decay()));
-oracle_test!(po_lion_f32, "po_lion_f32.safetensors", true, (lion(), all_decay()));
+oracle_test!(
+    lion_pytorch_f64,
+    "lion_pytorch_f64.safetensors",
+    false,
+    (lion(), all_decay())
+);
+oracle_test!(
+    lion_pytorch_f32,
+    "lion_pytorch_f32.safetensors",
+    true,
+    (lion(), all_decay())
+);
+oracle_test!(
+    optax_lion_f64,
+    "optax_f64.safetensors",
+    false,
+    (lion(), all_decay())
+);
+oracle_test!(
+    optax_lion_f32,
+    "optax_f32.safetensors",
+    true,
+    (lion(), all_decay())
+);
+oracle_test!(
+    po_lion_f64,
+    "po_lion_f64.safetensors",
+    false,
+    (lion(), all_decay())
+);
+oracle_test!(
+    po_lion_f32,
+    "po_lion_f32.safetensors",
+    true,
+    (lion(), all_decay())
+);
 oracle_test!(po_tiger_f64, "po_tiger_f64.safetensors", false, tiger());
 oracle_test!(po_tiger_f32, "po_tiger_f32.safetensors", true, tiger());

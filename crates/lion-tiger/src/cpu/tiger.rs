@@ -136,7 +136,9 @@ pub fn tiger_rows<F: Float>(
     let tchunks: Vec<&mut [bool]> = if lazy {
         touched.chunks_mut(rows_per).collect()
     } else {
-        (0..theta.len().div_ceil(step)).map(|_| &mut [][..]).collect()
+        (0..theta.len().div_ceil(step))
+            .map(|_| &mut [][..])
+            .collect()
     };
     theta
         .par_chunks_mut(step)

@@ -2,6 +2,7 @@
 
 mod errors;
 mod properties;
+mod state_and_sink;
 mod vs_reference;
 
 use kernels::Tensor;
@@ -64,7 +65,10 @@ pub(crate) fn bag32(specs: &[Spec], vals: &[Vec<f64>]) -> Bag {
             .zip(vals)
             .map(|((n, s, r), v)| {
                 let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-                (n.to_string(), Param::new(Tensor::from_vec(v, s).unwrap(), *r))
+                (
+                    n.to_string(),
+                    Param::new(Tensor::from_vec(v, s).unwrap(), *r),
+                )
             })
             .collect(),
     }

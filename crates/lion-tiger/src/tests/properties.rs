@@ -5,17 +5,29 @@ use crate::*;
 use kernels::testing::{randn, rng};
 use nn::ParamRole;
 
-const MAT: &[Spec] = &[("w", &[64, 33], ParamRole::Matrix), ("v", &[40, 9], ParamRole::Matrix)];
+const MAT: &[Spec] = &[
+    ("w", &[64, 33], ParamRole::Matrix),
+    ("v", &[40, 9], ParamRole::Matrix),
+];
 
 fn g_at(seed: u64, scale: f64) -> Vec<Vec<f64>> {
     let mut r = rng(seed);
     MAT.iter()
-        .map(|(_, s, _)| randn(&mut r, s.iter().product()).iter().map(|v| v * scale).collect())
+        .map(|(_, s, _)| {
+            randn(&mut r, s.iter().product())
+                .iter()
+                .map(|v| v * scale)
+                .collect()
+        })
         .collect()
 }
 
 fn uniform_tiger(cfg: TigerConfig, model: &Bag) -> Optimizer {
-    let rule = GroupRule::new(Match::All).with_kind(ParamKind::Custom { lr_mult: 1.0, decay: 1.0, centre: 0.0 });
+    let rule = GroupRule::new(Match::All).with_kind(ParamKind::Custom {
+        lr_mult: 1.0,
+        decay: 1.0,
+        centre: 0.0,
+    });
     Optimizer::new(Algorithm::Tiger(cfg), model, &[rule]).unwrap()
 }
 
@@ -23,8 +35,20 @@ fn uniform_tiger(cfg: TigerConfig, model: &Bag) -> Optimizer {
 fn p1_lion_with_equal_betas_is_plain_tiger_bit_exact() {
     let v0 = values(MAT, 10);
     let (mut a, mut b) = (bag32(MAT, &v0), bag32(MAT, &v0));
-    let lion = LionConfig { lr: 1e-3, beta1: 0.965, beta2: 0.965, weight_decay: 0.01, ..Default::default() };
-    let tiger = TigerConfig { alpha: 1e-3, beta: 0.965, weight_decay: 0.01, guard: Guard::Off, ..Default::default() };
+    let lion = LionConfig {
+        lr: 1e-3,
+        beta1: 0.965,
+        beta2: 0.965,
+        weight_decay: 0.01,
+        ..Default::default()
+    };
+    let tiger = TigerConfig {
+        alpha: 1e-3,
+        beta: 0.965,
+        weight_decay: 0.01,
+        guard: Guard::Off,
+        ..Default::default()
+    };
     let mut ol = Optimizer::lion(lion, &a).unwrap();
     let mut ot = uniform_tiger(tiger, &b);
     for s in 0..30 {
@@ -42,9 +66,20 @@ fn p1_lion_with_equal_betas_is_plain_tiger_bit_exact() {
 fn p2_lion_moves_every_coordinate_by_eta() {
     let v0 = values(MAT, 11);
     for f32_path in [false, true] {
-        let mut a = if f32_path { bag32(MAT, &v0) } else { bag64(MAT, &v0) };
+        let mut a = if f32_path {
+            bag32(MAT, &v0)
+        } else {
+            bag64(MAT, &v0)
+        };
         let eta = 1e-3;
-        let mut o = Optimizer::lion(LionConfig { lr: eta, ..Default::default() }, &a).unwrap();
+        let mut o = Optimizer::lion(
+            LionConfig {
+                lr: eta,
+                ..Default::default()
+            },
+            &a,
+        )
+        .unwrap();
         let g = g_at(12, 1.0);
         set_grads(&mut a, &g);
         let before = vals_of(&a);
@@ -53,8 +88,16 @@ fn p2_lion_moves_every_coordinate_by_eta() {
             let mut ss = 0.0;
             for (&x, &y) in x.iter().zip(y) {
                 // f32: one ulp of θ_i from rounding θ − η, plus η's own rounding to f32.
-                let tol = if f32_path { (y.abs() + eta) * f32::EPSILON as f64 } else { 1e-15 };
-                assert!(((x - y).abs() - eta).abs() <= tol, "|Δθ| = {} vs η = {eta}", (x - y).abs());
+                let tol = if f32_path {
+                    (y.abs() + eta) * f32::EPSILON as f64
+                } else {
+                    1e-15
+                };
+                assert!(
+                    ((x - y).abs() - eta).abs() <= tol,
+                    "|Δθ| = {} vs η = {eta}",
+                    (x - y).abs()
+                );
                 ss += (x - y) * (x - y);
             }
             let rms = (ss / x.len() as f64).sqrt();
@@ -65,14 +108,29 @@ fn p2_lion_moves_every_coordinate_by_eta() {
 
 #[test]
 fn p3_tiger_matrix_moves_alpha_relative_and_vectors_half_alpha() {
-    let specs: &[Spec] = &[("w", &[50, 20], ParamRole::Matrix), ("b", &[20], ParamRole::Bias), ("g", &[20], ParamRole::Gain)];
+    let specs: &[Spec] = &[
+        ("w", &[50, 20], ParamRole::Matrix),
+        ("b", &[20], ParamRole::Bias),
+        ("g", &[20], ParamRole::Gain),
+    ];
     let v0 = values(specs, 13);
     let mut a = bag64(specs, &v0);
     let alpha = 2e-3;
     // λ = 0 for the matrix check; vectors would get no decay anyway.
-    let mut o = Optimizer::tiger(TigerConfig { alpha, weight_decay: 0.0, ..Default::default() }, &a).unwrap();
+    let mut o = Optimizer::tiger(
+        TigerConfig {
+            alpha,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+        &a,
+    )
+    .unwrap();
     let mut r = rng(14);
-    let g: Vec<Vec<f64>> = specs.iter().map(|(_, s, _)| randn(&mut r, s.iter().product())).collect();
+    let g: Vec<Vec<f64>> = specs
+        .iter()
+        .map(|(_, s, _)| randn(&mut r, s.iter().product()))
+        .collect();
     set_grads(&mut a, &g);
     o.step(&mut a).unwrap();
     let after = vals_of(&a);
@@ -86,7 +144,15 @@ fn p3_tiger_matrix_moves_alpha_relative_and_vectors_half_alpha() {
     }
     // Vectors and gains get no decay even when λ > 0.
     let mut b = bag64(specs, &v0);
-    let mut o = Optimizer::tiger(TigerConfig { alpha, weight_decay: 0.5, ..Default::default() }, &b).unwrap();
+    let mut o = Optimizer::tiger(
+        TigerConfig {
+            alpha,
+            weight_decay: 0.5,
+            ..Default::default()
+        },
+        &b,
+    )
+    .unwrap();
     set_grads(&mut b, &g);
     o.step(&mut b).unwrap();
     assert_eq!(vals_of(&b)[1], after[1]);
@@ -97,10 +163,26 @@ fn p3_tiger_matrix_moves_alpha_relative_and_vectors_half_alpha() {
 fn accumulation_run(f32_path: bool) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let v0 = values(MAT, 15);
     let k = 4u32;
-    let mk = |v: &[Vec<f64>]| if f32_path { bag32(MAT, v) } else { bag64(MAT, v) };
+    let mk = |v: &[Vec<f64>]| {
+        if f32_path {
+            bag32(MAT, v)
+        } else {
+            bag64(MAT, v)
+        }
+    };
     let (mut a, mut b) = (mk(&v0), mk(&v0));
-    let base = TigerConfig { guard: Guard::Off, ..Default::default() };
-    let mut oa = Optimizer::tiger(TigerConfig { grad_accum_steps: k, ..base.clone() }, &a).unwrap();
+    let base = TigerConfig {
+        guard: Guard::Off,
+        ..Default::default()
+    };
+    let mut oa = Optimizer::tiger(
+        TigerConfig {
+            grad_accum_steps: k,
+            ..base.clone()
+        },
+        &a,
+    )
+    .unwrap();
     let mut ob = Optimizer::tiger(base, &b).unwrap();
     for step in 0..30 {
         let theta = vals_of(&a);
@@ -108,7 +190,11 @@ fn accumulation_run(f32_path: bool) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         for j in 0..k as u64 {
             // Gradient of ½‖θ − x_j‖² with a per-micro-batch target x_j.
             let x = g_at(1000 * step + j, 1.0);
-            let g: Vec<Vec<f64>> = theta.iter().zip(&x).map(|(t, x)| t.iter().zip(x).map(|(t, x)| t - x).collect()).collect();
+            let g: Vec<Vec<f64>> = theta
+                .iter()
+                .zip(&x)
+                .map(|(t, x)| t.iter().zip(x).map(|(t, x)| t - x).collect())
+                .collect();
             for (m, g) in mean.iter_mut().zip(&g) {
                 m.iter_mut().zip(g).for_each(|(m, g)| *m += g / k as f64);
             }
@@ -135,7 +221,10 @@ fn p4_accumulation_matches_big_batch() {
             }
         }
     }
-    assert!(flips as f64 <= 1e-4 * n as f64 + 0.5, "{flips} of {n} coordinates differ");
+    assert!(
+        flips as f64 <= 1e-4 * n as f64 + 0.5,
+        "{flips} of {n} coordinates differ"
+    );
 }
 
 #[test]
@@ -143,15 +232,38 @@ fn p6_guard_leaves_m_and_shrinks_theta() {
     for guard in [Guard::NonFinite, Guard::NanOnly] {
         let v0 = values(SPECS, 16);
         let mut a = bag32(SPECS, &v0);
-        let mut o = Optimizer::tiger(TigerConfig { guard, ..Default::default() }, &a).unwrap();
+        let mut o = Optimizer::tiger(
+            TigerConfig {
+                guard,
+                ..Default::default()
+            },
+            &a,
+        )
+        .unwrap();
         let mut r = rng(17);
-        let g: Vec<Vec<f64>> = SPECS.iter().map(|(_, s, _)| randn(&mut r, s.iter().product())).collect();
+        let g: Vec<Vec<f64>> = SPECS
+            .iter()
+            .map(|(_, s, _)| randn(&mut r, s.iter().product()))
+            .collect();
         set_grads(&mut a, &g);
         o.step(&mut a).unwrap();
-        let (th1, m1) = (vals_of(&a), SPECS.iter().map(|s| o.momentum(s.0).unwrap()).collect::<Vec<_>>());
+        let (th1, m1) = (
+            vals_of(&a),
+            SPECS
+                .iter()
+                .map(|s| o.momentum(s.0).unwrap())
+                .collect::<Vec<_>>(),
+        );
         for bad in [f64::NAN, f64::INFINITY] {
             let mut b = bag32(SPECS, &th1);
-            let mut o2 = Optimizer::tiger(TigerConfig { guard, ..Default::default() }, &b).unwrap();
+            let mut o2 = Optimizer::tiger(
+                TigerConfig {
+                    guard,
+                    ..Default::default()
+                },
+                &b,
+            )
+            .unwrap();
             // Bring o2 to o's state by one identical step from the same start.
             let mut c = bag32(SPECS, &v0);
             set_grads(&mut c, &g);
@@ -171,7 +283,12 @@ fn p6_guard_leaves_m_and_shrinks_theta() {
                         assert_eq!(*x as f32, (*y as f32 - c) * 0.99 + c);
                     }
                 } else {
-                    assert!(o2.momentum(SPECS[i].0).unwrap().iter().any(|x| x.is_infinite()));
+                    assert!(
+                        o2.momentum(SPECS[i].0)
+                            .unwrap()
+                            .iter()
+                            .any(|x| x.is_infinite())
+                    );
                 }
             }
             // Other tensors updated normally.
@@ -194,11 +311,27 @@ fn p7_power_of_two_gradient_scale_is_bit_identical() {
     for tiger in [false, true] {
         let v0 = values(MAT, 18);
         let (mut a, mut b) = (bag32(MAT, &v0), bag32(MAT, &v0));
-        let mk = |x: &Bag| if tiger { Optimizer::tiger(TigerConfig::default(), x).unwrap() } else { Optimizer::lion(LionConfig { weight_decay: 0.1, ..Default::default() }, x).unwrap() };
+        let mk = |x: &Bag| {
+            if tiger {
+                Optimizer::tiger(TigerConfig::default(), x).unwrap()
+            } else {
+                Optimizer::lion(
+                    LionConfig {
+                        weight_decay: 0.1,
+                        ..Default::default()
+                    },
+                    x,
+                )
+                .unwrap()
+            }
+        };
         let (mut oa, mut ob) = (mk(&a), mk(&b));
         for s in 0..20 {
             let g = g_at(s, 1.0);
-            let g8: Vec<Vec<f64>> = g.iter().map(|v| v.iter().map(|x| x * 1024.0).collect()).collect();
+            let g8: Vec<Vec<f64>> = g
+                .iter()
+                .map(|v| v.iter().map(|x| x * 1024.0).collect())
+                .collect();
             set_grads(&mut a, &g);
             set_grads(&mut b, &g8);
             oa.step(&mut a).unwrap();
@@ -213,7 +346,15 @@ fn p8_p9_zero_gradient_only_decays_and_first_step_is_sign_sgd() {
     let v0 = values(MAT, 19);
     let (eta, lam) = (1e-3, 0.1);
     let mut a = bag64(MAT, &v0);
-    let mut o = Optimizer::lion(LionConfig { lr: eta, weight_decay: lam, ..Default::default() }, &a).unwrap();
+    let mut o = Optimizer::lion(
+        LionConfig {
+            lr: eta,
+            weight_decay: lam,
+            ..Default::default()
+        },
+        &a,
+    )
+    .unwrap();
     let zeros: Vec<Vec<f64>> = v0.iter().map(|v| vec![0.0; v.len()]).collect();
     set_grads(&mut a, &zeros);
     o.step(&mut a).unwrap();
@@ -221,11 +362,24 @@ fn p8_p9_zero_gradient_only_decays_and_first_step_is_sign_sgd() {
         assert!((x - y * (1.0 - eta * lam)).abs() < 1e-17);
     }
     let mut b = bag64(MAT, &v0);
-    let mut o = Optimizer::lion(LionConfig { lr: eta, weight_decay: lam, ..Default::default() }, &b).unwrap();
+    let mut o = Optimizer::lion(
+        LionConfig {
+            lr: eta,
+            weight_decay: lam,
+            ..Default::default()
+        },
+        &b,
+    )
+    .unwrap();
     let g = g_at(20, 1.0);
     set_grads(&mut b, &g);
     o.step(&mut b).unwrap();
-    for ((x, y), g) in vals_of(&b).iter().flatten().zip(v0.iter().flatten()).zip(g.iter().flatten()) {
+    for ((x, y), g) in vals_of(&b)
+        .iter()
+        .flatten()
+        .zip(v0.iter().flatten())
+        .zip(g.iter().flatten())
+    {
         assert!((x - (y - eta * g.signum() - eta * lam * y)).abs() < 1e-16);
     }
 }
@@ -235,7 +389,15 @@ fn p10_constant_sign_converges_to_minus_sign_over_lambda() {
     let v0 = values(MAT, 21);
     let mut a = bag64(MAT, &v0);
     let (eta, lam) = (0.01, 2.0);
-    let mut o = Optimizer::lion(LionConfig { lr: eta, weight_decay: lam, ..Default::default() }, &a).unwrap();
+    let mut o = Optimizer::lion(
+        LionConfig {
+            lr: eta,
+            weight_decay: lam,
+            ..Default::default()
+        },
+        &a,
+    )
+    .unwrap();
     let g = g_at(22, 1.0);
     set_grads(&mut a, &g);
     o.step(&mut a).unwrap();
@@ -245,17 +407,30 @@ fn p10_constant_sign_converges_to_minus_sign_over_lambda() {
         o.step(&mut a).unwrap();
     }
     for (x, g) in vals_of(&a).iter().flatten().zip(g.iter().flatten()) {
-        assert!((x - (-g.signum() / lam)).abs() < 1e-9, "{x} vs {}", -g.signum() / lam);
+        assert!(
+            (x - (-g.signum() / lam)).abs() < 1e-9,
+            "{x} vs {}",
+            -g.signum() / lam
+        );
     }
 }
 
 #[test]
 fn p11_mask_and_fully_decoupled_decay() {
-    let specs: &[Spec] = &[("enc.w", &[10, 4], ParamRole::Matrix), ("enc.b", &[4], ParamRole::Bias), ("emb", &[6, 4], ParamRole::Embedding)];
+    let specs: &[Spec] = &[
+        ("enc.w", &[10, 4], ParamRole::Matrix),
+        ("enc.b", &[4], ParamRole::Bias),
+        ("emb", &[6, 4], ParamRole::Embedding),
+    ];
     let v0 = values(specs, 23);
     let zeros: Vec<Vec<f64>> = v0.iter().map(|v| vec![0.0; v.len()]).collect();
     let (eta, lam, lr_max) = (1e-3, 0.5, 4e-3);
-    let cfg = LionConfig { lr: eta, weight_decay: lam, decay_mode: DecayMode::FullyDecoupled { lr_max }, ..Default::default() };
+    let cfg = LionConfig {
+        lr: eta,
+        weight_decay: lam,
+        decay_mode: DecayMode::FullyDecoupled { lr_max },
+        ..Default::default()
+    };
     let mut a = bag64(specs, &v0);
     let rules = [GroupRule::no_decay(Match::Name("emb".into()))];
     let mut o = Optimizer::new(Algorithm::Lion(cfg), &a, &rules).unwrap();
@@ -294,7 +469,16 @@ fn tiger_schedule_counts_micro_steps() {
     let v0 = values(specs, 24);
     let mut a = bag64(specs, &v0);
     let sched = PiecewiseLinear::new(&[(4, 1.0)]).unwrap();
-    let mut o = Optimizer::tiger(TigerConfig { alpha: 1e-2, grad_accum_steps: 2, schedule: sched, ..Default::default() }, &a).unwrap();
+    let mut o = Optimizer::tiger(
+        TigerConfig {
+            alpha: 1e-2,
+            grad_accum_steps: 2,
+            schedule: sched,
+            ..Default::default()
+        },
+        &a,
+    )
+    .unwrap();
     set_grads(&mut a, &[vec![1.0; 8]]);
     o.step(&mut a).unwrap();
     assert_eq!(vals_of(&a)[0], v0[0], "no move on a non-update micro-step");
@@ -309,7 +493,14 @@ fn lazy_rows_leave_unseen_rows_alone() {
     let specs: &[Spec] = &[("emb", &[6, 4], ParamRole::Embedding)];
     let v0 = values(specs, 25);
     let mut a = bag64(specs, &v0);
-    let mut o = Optimizer::tiger(TigerConfig { lazy_embedding_rows: true, ..Default::default() }, &a).unwrap();
+    let mut o = Optimizer::tiger(
+        TigerConfig {
+            lazy_embedding_rows: true,
+            ..Default::default()
+        },
+        &a,
+    )
+    .unwrap();
     let mut g = vec![0.0; 24];
     g[4..8].copy_from_slice(&[1.0, -1.0, 2.0, 0.5]); // row 1 only
     set_grads(&mut a, &[g.clone()]);
@@ -336,7 +527,14 @@ fn bf16_momentum_lion_tracks_f32_lion() {
     let v0 = values(MAT, 26);
     let (mut a, mut b) = (bag32(MAT, &v0), bag32(MAT, &v0));
     let mut oa = Optimizer::lion(LionConfig::default(), &a).unwrap();
-    let mut ob = Optimizer::lion(LionConfig { bf16_momentum: true, ..Default::default() }, &b).unwrap();
+    let mut ob = Optimizer::lion(
+        LionConfig {
+            bf16_momentum: true,
+            ..Default::default()
+        },
+        &b,
+    )
+    .unwrap();
     for s in 0..10 {
         let g = g_at(s, 1.0);
         set_grads(&mut a, &g);
@@ -349,7 +547,10 @@ fn bf16_momentum_lion_tracks_f32_lion() {
     // the errors add up to at most 10·2^-8 of m's scale.
     let scale = ma.iter().fold(0.0f64, |a, x| a.max(x.abs()));
     for (x, y) in ma.iter().zip(&mb) {
-        assert!((x - y).abs() <= 10.0 * 2f64.powi(-8) * scale, "bf16 m {y} vs f32 m {x}");
+        assert!(
+            (x - y).abs() <= 10.0 * 2f64.powi(-8) * scale,
+            "bf16 m {y} vs f32 m {x}"
+        );
     }
     assert!(ob.state_bytes() * 2 == oa.state_bytes());
 }

@@ -20,9 +20,21 @@ fn grads(specs: &[Spec], seed: u64, scale: f64) -> Vec<Vec<f64>> {
 
 #[test]
 fn lion_f64_matches_reference_every_decay_mode() {
-    let specs: &[Spec] = &[("a", &[300, 70], nn::ParamRole::Matrix), ("b", &[33], nn::ParamRole::Bias)];
-    for mode in [DecayMode::Decoupled, DecayMode::FullyDecoupled { lr_max: 3e-3 }, DecayMode::Fixed] {
-        let cfg = LionConfig { lr: 1e-3, weight_decay: 0.1, decay_mode: mode, ..Default::default() };
+    let specs: &[Spec] = &[
+        ("a", &[300, 70], nn::ParamRole::Matrix),
+        ("b", &[33], nn::ParamRole::Bias),
+    ];
+    for mode in [
+        DecayMode::Decoupled,
+        DecayMode::FullyDecoupled { lr_max: 3e-3 },
+        DecayMode::Fixed,
+    ] {
+        let cfg = LionConfig {
+            lr: 1e-3,
+            weight_decay: 0.1,
+            decay_mode: mode,
+            ..Default::default()
+        };
         let v0 = values(specs, 1);
         let mut bag = bag64(specs, &v0);
         let mut opt = Optimizer::lion(cfg.clone(), &bag).unwrap();
@@ -41,7 +53,13 @@ fn lion_f64_matches_reference_every_decay_mode() {
         let got = vals_of(&bag);
         for i in 0..specs.len() {
             assert_close("lion θ f64", &got[i], &th[i], 1e-15, 1e-13);
-            assert_close("lion m f64", &opt.momentum(specs[i].0).unwrap(), &m[i], 1e-15, 1e-13);
+            assert_close(
+                "lion m f64",
+                &opt.momentum(specs[i].0).unwrap(),
+                &m[i],
+                1e-15,
+                1e-13,
+            );
         }
     }
 }
@@ -63,7 +81,18 @@ fn adamw_f64_and_f32_match_reference() {
         set_grads(&mut b32, &g);
         o64.step(&mut b64).unwrap();
         o32.step(&mut b32).unwrap();
-        adamw_step_ref(&mut th, &mut m, &mut v, &g[0], step + 1, cfg.lr, 0.9, 0.999, 1e-8, 0.01);
+        adamw_step_ref(
+            &mut th,
+            &mut m,
+            &mut v,
+            &g[0],
+            step + 1,
+            cfg.lr,
+            0.9,
+            0.999,
+            1e-8,
+            0.01,
+        );
     }
     assert_close("adamw θ f64", &vals_of(&b64)[0], &th, 1e-15, 1e-12);
     assert_close("adamw m f64", &o64.momentum("a").unwrap(), &m, 1e-15, 1e-12);
@@ -89,7 +118,11 @@ fn tiger_vs_ref(cfg: TigerConfig, steps: u64, nan_at: &[(u64, usize)]) -> (Bag, 
         }
         for &(when, which) in nan_at {
             if when == t {
-                g[which][2] = if which % 2 == 0 { f64::NAN } else { f64::INFINITY };
+                g[which][2] = if which % 2 == 0 {
+                    f64::NAN
+                } else {
+                    f64::INFINITY
+                };
             }
         }
         set_grads(&mut bag, &g);
@@ -100,8 +133,18 @@ fn tiger_vs_ref(cfg: TigerConfig, steps: u64, nan_at: &[(u64, usize)]) -> (Bag, 
         }
     }
     for i in 0..SPECS.len() {
-        assert_close("tiger m", &opt.momentum(SPECS[i].0).unwrap(), &m[i], 1e-15, 1e-12);
-        assert_eq!(opt.guard_events()[i].1, st[i].guard_events, "guard counter {i}");
+        assert_close(
+            "tiger m",
+            &opt.momentum(SPECS[i].0).unwrap(),
+            &m[i],
+            1e-15,
+            1e-12,
+        );
+        assert_eq!(
+            opt.guard_events()[i].1,
+            st[i].guard_events,
+            "guard counter {i}"
+        );
     }
     (bag, th)
 }
@@ -109,7 +152,12 @@ fn tiger_vs_ref(cfg: TigerConfig, steps: u64, nan_at: &[(u64, usize)]) -> (Bag, 
 #[test]
 fn tiger_f64_matches_reference_all_rules() {
     let sched = PiecewiseLinear::new(&[(4, 1.0), (10, 0.5), (20, 0.1)]).unwrap();
-    for (k, lazy, refmode, floor) in [(1, false, true, 0.0), (3, false, true, 0.0), (3, true, true, 0.05), (2, false, false, 0.0)] {
+    for (k, lazy, refmode, floor) in [
+        (1, false, true, 0.0),
+        (3, false, true, 0.0),
+        (3, true, true, 0.05),
+        (2, false, false, 0.0),
+    ] {
         let cfg = TigerConfig {
             alpha: 2e-3,
             grad_accum_steps: k,
@@ -129,7 +177,10 @@ fn tiger_f64_matches_reference_all_rules() {
 
 #[test]
 fn tiger_f32_matches_reference_up_to_sign_flips() {
-    let cfg = TigerConfig { grad_accum_steps: 2, ..Default::default() };
+    let cfg = TigerConfig {
+        grad_accum_steps: 2,
+        ..Default::default()
+    };
     let v0 = values(SPECS, 3);
     let (b64, th) = tiger_vs_ref(cfg.clone(), 20, &[]);
     let mut b32 = bag32(SPECS, &v0);
