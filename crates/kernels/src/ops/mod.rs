@@ -3,5 +3,10 @@
 //! `cuda.rs` + `<op>.cu` (NVRTC), and `tests.rs` tying them together.
 
 pub mod add;
+pub mod cross_entropy;
+pub mod dropout;
+pub mod embedding;
 pub mod fill;
+pub mod rope;
 pub mod silu;
+pub mod softmax;
