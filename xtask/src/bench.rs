@@ -1,5 +1,164 @@
-//! Not written yet.
+//! `cargo xtask bench [FILTER] [--quick] [--peers] [--cuda]`: runs every criterion bench of the
+//! workspace, then the peers (with `--peers`), and prints one table of achieved rate against the
+//! ceiling measured in the same run. The table is also written to `target/bench-summary.md` and
+//! `target/bench-summary.json`.
 
-pub fn run(_a: &[String]) -> crate::util::Result<()> {
-    Err(crate::util::Failure::new("not implemented yet"))
+use crate::bench_summary::{self, Measurement};
+use crate::peers;
+use crate::util::{self, Failure, Result};
+use std::collections::BTreeMap;
+use std::time::{Instant, SystemTime};
+
+#[derive(Default)]
+struct Options {
+    filter: Option<String>,
+    quick: bool,
+    peers: bool,
+    cuda: bool,
+}
+
+const USAGE: &str = "usage: cargo xtask bench [FILTER] [--quick] [--peers] [--cuda]
+  FILTER   criterion filter (a regex over ids such as silu/cpu_t2/n10000000)
+  --quick  short warm-up and measurement, and FRUGAL_BENCH_QUICK=1 (benches may use smaller sizes)
+  --peers  also run the Python peers in xtask/peers/ (numpy OpenBLAS GEMM = the matmul ceiling)
+  --cuda   build the benches with the crates' `cuda` features (needs a GPU)";
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options::default();
+    for a in args {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--peers" => o.peers = true,
+            "--cuda" => o.cuda = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            f if !f.starts_with('-') && o.filter.is_none() => o.filter = Some(f.to_string()),
+            other => {
+                return Err(Failure(format!(
+                    "bench: unexpected argument `{other}`\n{USAGE}"
+                )));
+            }
+        }
+    }
+    Ok(o)
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    let t0 = Instant::now();
+    let pkgs = util::workspace_packages()?;
+    let benches: Vec<String> = pkgs
+        .iter()
+        .flat_map(|p| p.benches.iter().map(move |b| format!("{}/{b}", p.name)))
+        .collect();
+    if benches.is_empty() {
+        println!(
+            "bench: no criterion benches in the workspace yet (crates/*/benches/); nothing to run"
+        );
+        return Ok(());
+    }
+    println!(
+        "bench: {} bench target(s): {}",
+        benches.len(),
+        benches.join(", ")
+    );
+    let mut cmd = util::cargo();
+    cmd.args(["bench", "--workspace", "--benches", "--no-fail-fast"]);
+    if opts.cuda {
+        let (gpu, what) = util::gpu_present();
+        if !gpu {
+            return Err(Failure(format!(
+                "--cuda needs a CUDA GPU, and none is here: {what}"
+            )));
+        }
+        println!("bench: GPU: {what}");
+        let feats = util::cuda_features(&pkgs);
+        if feats.is_empty() {
+            return Err(Failure::new("--cuda: no crate has a `cuda` feature"));
+        }
+        cmd.args(["--features", &feats]);
+    }
+    cmd.arg("--");
+    if let Some(f) = &opts.filter {
+        cmd.arg(f);
+    }
+    cmd.arg("--noplot");
+    if opts.quick {
+        cmd.args([
+            "--warm-up-time",
+            "0.5",
+            "--measurement-time",
+            "1.5",
+            "--sample-size",
+            "10",
+        ]);
+        cmd.env("FRUGAL_BENCH_QUICK", "1");
+    }
+    // Criterion results written from now on belong to this run; older files are ignored.
+    let since = SystemTime::now() - std::time::Duration::from_secs(1);
+    let ok = util::run_status(&mut cmd)?;
+    let mut all = bench_summary::read_criterion(&util::target_dir().join("criterion"), since);
+
+    let peer_list = peers::discover();
+    let mut notes = Vec::new();
+    let mut unmeasured = BTreeMap::new();
+    if opts.peers {
+        if all.is_empty() {
+            notes.push("peers not run: no criterion results to compare with".to_string());
+        } else {
+            let got = peers::run_all(&peer_list, &all, opts.quick)?;
+            all.extend(got);
+        }
+    } else {
+        for p in &peer_list {
+            for g in &p.ceiling_for {
+                let why = format!("ceiling ({}) not measured: run with --peers", p.description);
+                unmeasured.insert(g.clone(), why.clone());
+                if all.iter().any(|m| &m.group == g) {
+                    notes.push(format!("{g}: {why}"));
+                }
+            }
+        }
+    }
+    for p in &peer_list {
+        for g in &p.ceiling_for {
+            unmeasured
+                .entry(g.clone())
+                .or_insert_with(|| format!("{} measured nothing for this size", p.name));
+        }
+    }
+    all.sort_by_key(sort_key);
+    let rows = bench_summary::rows(&all, &unmeasured);
+    let flags = args.join(" ");
+    let md = bench_summary::markdown(&rows, &notes);
+    println!("\n==== bench summary ({}) ====\n{md}", util::secs(t0));
+    if rows.is_empty() {
+        println!("bench: no results (did the filter match anything?)");
+    }
+    let target = util::target_dir();
+    std::fs::create_dir_all(&target)?;
+    let header = format!("# cargo xtask bench {flags}\n\n");
+    std::fs::write(target.join("bench-summary.md"), header + &md)?;
+    std::fs::write(
+        target.join("bench-summary.json"),
+        bench_summary::to_json(&rows, &all, &notes, &flags),
+    )?;
+    println!("bench: wrote target/bench-summary.md and target/bench-summary.json");
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::new("a bench failed (see above)"))
+    }
+}
+
+/// Orders rows by op, then size (numerically where the size is numeric), then impl.
+fn sort_key(m: &Measurement) -> (String, Vec<u64>, String, String) {
+    let nums = m
+        .param
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (m.group.clone(), nums, m.param.clone(), m.function.clone())
 }

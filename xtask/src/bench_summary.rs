@@ -1,5 +1,303 @@
-//! Not written yet.
+//! Reads criterion's result files and peers' numbers into one table: achieved rate, the ceiling
+//! measured in the same run, and the percentage.
+//!
+//! Convention (every bench follows it): criterion group = op name; function id `ceiling` = the
+//! ceiling for every other function of the same group and parameter. Throughput
+//! `BytesDecimal`/`Bytes` gives GB/s, `Elements` (FLOPs, counted by hand) gives GFLOP/s.
 
-pub fn run(_a: &[String]) -> crate::util::Result<()> {
-    Err(crate::util::Failure::new("not implemented yet"))
+use crate::json::{self, Json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// One measured rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    pub group: String,
+    pub function: String,
+    pub param: String,
+    /// GB/s or GFLOP/s.
+    pub value: f64,
+    pub unit: String,
+    /// Median time per iteration (criterion only).
+    pub median_ns: Option<f64>,
+    /// Where it came from: `criterion` or `peer:<script>`.
+    pub source: String,
+    /// True for the ceiling of its (group, param).
+    pub ceiling: bool,
+}
+
+/// Every criterion result under `criterion_dir` written at or after `since`.
+pub fn read_criterion(criterion_dir: &Path, since: SystemTime) -> Vec<Measurement> {
+    let mut out = Vec::new();
+    let mut stack = vec![criterion_dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if !p.is_dir() {
+                continue;
+            }
+            let bench = p.join("benchmark.json");
+            let fresh = std::fs::metadata(p.join("estimates.json"))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since);
+            if p.file_name().is_some_and(|n| n == "new") && bench.is_file() && fresh {
+                if let Some(m) = read_one(&bench, &p.join("estimates.json")) {
+                    out.push(m);
+                }
+            } else {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.group, &a.param, &a.function).cmp(&(&b.group, &b.param, &b.function)));
+    out
+}
+
+fn read_one(bench: &Path, estimates: &Path) -> Option<Measurement> {
+    let b = Json::parse(&std::fs::read_to_string(bench).ok()?).ok()?;
+    let e = Json::parse(&std::fs::read_to_string(estimates).ok()?).ok()?;
+    let median = e.get("median")?.get("point_estimate")?.as_f64()?;
+    let text = |k: &str| b.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+    let (mut group, mut function, mut param) =
+        (text("group_id"), text("function_id"), text("value_str"));
+    if function.is_empty() {
+        // A bench without a function id: `group/param` → treat the param as the function.
+        function = std::mem::take(&mut param);
+    }
+    if group.is_empty() {
+        group = text("full_id");
+    }
+    let (count, unit) = match b.get("throughput") {
+        Some(Json::Obj(m)) if !m.is_empty() => {
+            let (kind, v) = &m[0];
+            let n = v
+                .as_f64()
+                .or_else(|| v.get("elements").and_then(Json::as_f64))?;
+            match kind.as_str() {
+                "Bits" => (n / 8.0, "GB/s"),
+                k if k.starts_with("Bytes") => (n, "GB/s"),
+                _ => (n, "GFLOP/s"),
+            }
+        }
+        _ => (0.0, ""),
+    };
+    let (value, unit) = if unit.is_empty() || median <= 0.0 {
+        (f64::NAN, "ns".to_string())
+    } else {
+        (count / median, unit.to_string())
+    };
+    Some(Measurement {
+        ceiling: function == "ceiling",
+        group,
+        function,
+        param,
+        value,
+        unit,
+        median_ns: Some(median),
+        source: "criterion".into(),
+    })
+}
+
+/// One line of the summary.
+#[derive(Debug)]
+pub struct Row {
+    pub m: Measurement,
+    /// (ceiling's function name, value) when a ceiling with the same unit was measured.
+    pub ceiling: Option<(String, f64)>,
+    pub note: String,
+}
+
+impl Row {
+    pub fn percent(&self) -> Option<f64> {
+        self.ceiling.as_ref().map(|(_, c)| 100.0 * self.m.value / c)
+    }
+}
+
+/// Pairs every non-ceiling measurement with the ceiling of its (group, param). `unmeasured`
+/// maps a group to why its ceiling is missing (e.g. a peer ceiling without `--peers`).
+pub fn rows(all: &[Measurement], unmeasured: &BTreeMap<String, String>) -> Vec<Row> {
+    let ceilings: BTreeMap<(&str, &str), &Measurement> = all
+        .iter()
+        .filter(|m| m.ceiling)
+        .map(|m| ((m.group.as_str(), m.param.as_str()), m))
+        .collect();
+    all.iter()
+        .filter(|m| !m.ceiling)
+        .map(|m| {
+            let c = ceilings.get(&(m.group.as_str(), m.param.as_str()));
+            let (ceiling, note) = match c {
+                Some(c) if c.unit == m.unit => (Some((display_fn(c), c.value)), String::new()),
+                Some(c) => (None, format!("ceiling unit {} differs", c.unit)),
+                None => (
+                    None,
+                    unmeasured
+                        .get(&m.group)
+                        .cloned()
+                        .unwrap_or_else(|| "no ceiling in this bench".into()),
+                ),
+            };
+            Row {
+                m: m.clone(),
+                ceiling,
+                note,
+            }
+        })
+        .collect()
+}
+
+fn display_fn(m: &Measurement) -> String {
+    if m.source == "criterion" {
+        m.function.clone()
+    } else {
+        format!("{} ({})", m.function, m.source)
+    }
+}
+
+fn fmt_rate(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.1}")
+    } else {
+        "-".into()
+    }
+}
+
+/// The table as Markdown (also printed to the terminal).
+pub fn markdown(rows: &[Row], notes: &[String]) -> String {
+    let mut s = String::from(
+        "| op | impl | size | achieved | unit | ceiling | ceiling rate | % of ceiling | note |\n",
+    );
+    s.push_str("| --- | --- | --- | ---: | --- | --- | ---: | ---: | --- |\n");
+    for r in rows {
+        let (cname, cval) = match &r.ceiling {
+            Some((n, v)) => (n.clone(), fmt_rate(*v)),
+            None => ("-".into(), "-".into()),
+        };
+        let pct = r.percent().map_or("-".into(), |p| format!("{p:.0} %"));
+        let implname = if r.m.source == "criterion" {
+            r.m.function.clone()
+        } else {
+            display_fn(&r.m)
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.m.group,
+            implname,
+            r.m.param,
+            fmt_rate(r.m.value),
+            r.m.unit,
+            cname,
+            cval,
+            pct,
+            r.note
+        ));
+    }
+    for n in notes {
+        s.push_str(&format!("\n- {n}"));
+    }
+    s.push('\n');
+    s
+}
+
+/// The table and every measurement as JSON.
+pub fn to_json(rows: &[Row], all: &[Measurement], notes: &[String], flags: &str) -> String {
+    let q = json::quote;
+    let mut s = format!("{{\n  \"flags\": {},\n  \"rows\": [\n", q(flags));
+    for (i, r) in rows.iter().enumerate() {
+        let (cn, cv) = match &r.ceiling {
+            Some((n, v)) => (q(n), json::number(*v)),
+            None => ("null".into(), "null".into()),
+        };
+        s.push_str(&format!(
+            "    {{\"op\": {}, \"impl\": {}, \"size\": {}, \"value\": {}, \"unit\": {}, \"median_ns\": {}, \"source\": {}, \"ceiling\": {cn}, \"ceiling_value\": {cv}, \"percent\": {}, \"note\": {}}}{}\n",
+            q(&r.m.group), q(&r.m.function), q(&r.m.param), json::number(r.m.value), q(&r.m.unit),
+            r.m.median_ns.map_or("null".into(), json::number), q(&r.m.source),
+            r.percent().map_or("null".into(), json::number), q(&r.note),
+            if i + 1 < rows.len() { "," } else { "" }
+        ));
+    }
+    s.push_str("  ],\n  \"ceilings\": [\n");
+    let ceilings: Vec<&Measurement> = all.iter().filter(|m| m.ceiling).collect();
+    for (i, m) in ceilings.iter().enumerate() {
+        s.push_str(&format!(
+            "    {{\"op\": {}, \"impl\": {}, \"size\": {}, \"value\": {}, \"unit\": {}, \"source\": {}}}{}\n",
+            q(&m.group), q(&m.function), q(&m.param), json::number(m.value), q(&m.unit), q(&m.source),
+            if i + 1 < ceilings.len() { "," } else { "" }
+        ));
+    }
+    s.push_str("  ],\n  \"notes\": [");
+    s.push_str(&notes.iter().map(|n| q(n)).collect::<Vec<_>>().join(", "));
+    s.push_str("]\n}\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(group: &str, function: &str, param: &str, value: f64, unit: &str) -> Measurement {
+        Measurement {
+            group: group.into(),
+            function: function.into(),
+            param: param.into(),
+            value,
+            unit: unit.into(),
+            median_ns: None,
+            source: "criterion".into(),
+            ceiling: function == "ceiling",
+        }
+    }
+
+    #[test]
+    fn pairs_each_function_with_its_groups_ceiling() {
+        let all = vec![
+            m("silu", "ceiling", "n10000000", 60.0, "GB/s"),
+            m("silu", "cpu_t2", "n10000000", 54.0, "GB/s"),
+            m("silu", "cpu_t2", "n1000", 20.0, "GB/s"),
+            m("matmul", "cpu", "m64k64n64", 100.0, "GFLOP/s"),
+        ];
+        let mut unmeasured = BTreeMap::new();
+        unmeasured.insert("matmul".to_string(), "run with --peers".to_string());
+        let r = rows(&all, &unmeasured);
+        assert_eq!(r.len(), 3);
+        let pct = r
+            .iter()
+            .find(|r| r.m.param == "n10000000")
+            .unwrap()
+            .percent()
+            .unwrap();
+        assert!((pct - 90.0).abs() < 1e-9);
+        assert!(
+            r.iter()
+                .find(|r| r.m.param == "n1000")
+                .unwrap()
+                .ceiling
+                .is_none()
+        );
+        assert_eq!(
+            r.iter().find(|r| r.m.group == "matmul").unwrap().note,
+            "run with --peers"
+        );
+        let md = markdown(&r, &["a note".into()]);
+        assert!(md.contains("| silu | cpu_t2 | n10000000 | 54.0 | GB/s | ceiling | 60.0 | 90 % |"));
+        let js = to_json(&r, &all, &[], "--quick");
+        assert!(Json::parse(&js).is_ok(), "{js}");
+    }
+
+    #[test]
+    fn reads_criterion_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-crit-{}", std::process::id()));
+        let new = dir.join("silu/cpu_t2/n100/new");
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(new.join("benchmark.json"), r#"{"group_id":"silu","function_id":"cpu_t2","value_str":"n100","throughput":{"BytesDecimal":800},"full_id":"silu/cpu_t2/n100","directory_name":"silu/cpu_t2/n100","title":"silu/cpu_t2/n100"}"#).unwrap();
+        std::fs::write(new.join("estimates.json"), r#"{"mean":{"point_estimate":110.0},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":99.0,"upper_bound":101.0},"point_estimate":100.0,"standard_error":1.0}}"#).unwrap();
+        let got = read_criterion(&dir, SystemTime::UNIX_EPOCH);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].value, got[0].unit.as_str()), (8.0, "GB/s"));
+        assert_eq!(got[0].median_ns, Some(100.0));
+    }
 }

@@ -266,10 +266,10 @@ fn load_nvrtc() -> Result<(Nvrtc, String, Option<PathBuf>)> {
         for lib in ["lib64", "lib"] {
             for so in ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"] {
                 let p = home.join(lib).join(so);
-                if p.is_file() {
-                    if let Ok(n) = Nvrtc::open(&p.to_string_lossy()) {
-                        return Ok((n, p.display().to_string(), Some(home)));
-                    }
+                if p.is_file()
+                    && let Ok(n) = Nvrtc::open(&p.to_string_lossy())
+                {
+                    return Ok((n, p.display().to_string(), Some(home)));
                 }
             }
         }

@@ -17,24 +17,32 @@ unsafe extern "C" {
 type Prog = *mut c_void;
 type Status = c_int;
 
+type VersionFn = unsafe extern "C" fn(*mut c_int, *mut c_int) -> Status;
+type CreateFn = unsafe extern "C" fn(
+    *mut Prog,
+    *const c_char,
+    *const c_char,
+    c_int,
+    *const *const c_char,
+    *const *const c_char,
+) -> Status;
+type CompileFn = unsafe extern "C" fn(Prog, c_int, *const *const c_char) -> Status;
+type SizeFn = unsafe extern "C" fn(Prog, *mut usize) -> Status;
+type GetFn = unsafe extern "C" fn(Prog, *mut c_char) -> Status;
+type DestroyFn = unsafe extern "C" fn(*mut Prog) -> Status;
+type ErrorStringFn = unsafe extern "C" fn(Status) -> *const c_char;
+
 /// A loaded NVRTC library.
 pub struct Nvrtc {
-    version: unsafe extern "C" fn(*mut c_int, *mut c_int) -> Status,
-    create: unsafe extern "C" fn(
-        *mut Prog,
-        *const c_char,
-        *const c_char,
-        c_int,
-        *const *const c_char,
-        *const *const c_char,
-    ) -> Status,
-    compile: unsafe extern "C" fn(Prog, c_int, *const *const c_char) -> Status,
-    log_size: unsafe extern "C" fn(Prog, *mut usize) -> Status,
-    log: unsafe extern "C" fn(Prog, *mut c_char) -> Status,
-    ptx_size: unsafe extern "C" fn(Prog, *mut usize) -> Status,
-    ptx: unsafe extern "C" fn(Prog, *mut c_char) -> Status,
-    destroy: unsafe extern "C" fn(*mut Prog) -> Status,
-    error_string: unsafe extern "C" fn(Status) -> *const c_char,
+    version: VersionFn,
+    create: CreateFn,
+    compile: CompileFn,
+    log_size: SizeFn,
+    log: GetFn,
+    ptx_size: SizeFn,
+    ptx: GetFn,
+    destroy: DestroyFn,
+    error_string: ErrorStringFn,
 }
 
 /// What one compilation produced.
@@ -71,7 +79,7 @@ fn open(name: &str, global: bool) -> Result<*mut c_void, String> {
 }
 
 macro_rules! sym {
-    ($h:expr, $name:literal) => {{
+    ($h:expr, $name:literal, $ty:ty) => {{
         let c = CString::new($name).expect("symbol name");
         // SAFETY: dlsym on a live handle; the symbol is transmuted to the signature NVRTC
         // documents for it.
@@ -79,7 +87,7 @@ macro_rules! sym {
         if p.is_null() {
             return Err(format!("symbol {} missing: {}", $name, last_dl_error()));
         }
-        unsafe { std::mem::transmute::<*mut c_void, _>(p) }
+        unsafe { std::mem::transmute::<*mut c_void, $ty>(p) }
     }};
 }
 
@@ -89,33 +97,33 @@ impl Nvrtc {
     /// by soname without `LD_LIBRARY_PATH`.
     pub fn open(lib: &str) -> Result<Nvrtc, String> {
         let path = Path::new(lib);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                let mut builtins: Vec<_> = entries
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                        n.starts_with("libnvrtc-builtins.so")
-                    })
-                    .collect();
-                builtins.sort();
-                for b in builtins {
-                    let _ = open(&b.to_string_lossy(), true);
-                }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(entries) = std::fs::read_dir(dir)
+        {
+            let mut builtins: Vec<_> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    n.starts_with("libnvrtc-builtins.so")
+                })
+                .collect();
+            builtins.sort();
+            for b in builtins {
+                let _ = open(&b.to_string_lossy(), true);
             }
         }
         let h = open(lib, false)?;
         Ok(Nvrtc {
-            version: sym!(h, "nvrtcVersion"),
-            create: sym!(h, "nvrtcCreateProgram"),
-            compile: sym!(h, "nvrtcCompileProgram"),
-            log_size: sym!(h, "nvrtcGetProgramLogSize"),
-            log: sym!(h, "nvrtcGetProgramLog"),
-            ptx_size: sym!(h, "nvrtcGetPTXSize"),
-            ptx: sym!(h, "nvrtcGetPTX"),
-            destroy: sym!(h, "nvrtcDestroyProgram"),
-            error_string: sym!(h, "nvrtcGetErrorString"),
+            version: sym!(h, "nvrtcVersion", VersionFn),
+            create: sym!(h, "nvrtcCreateProgram", CreateFn),
+            compile: sym!(h, "nvrtcCompileProgram", CompileFn),
+            log_size: sym!(h, "nvrtcGetProgramLogSize", SizeFn),
+            log: sym!(h, "nvrtcGetProgramLog", GetFn),
+            ptx_size: sym!(h, "nvrtcGetPTXSize", SizeFn),
+            ptx: sym!(h, "nvrtcGetPTX", GetFn),
+            destroy: sym!(h, "nvrtcDestroyProgram", DestroyFn),
+            error_string: sym!(h, "nvrtcGetErrorString", ErrorStringFn),
         })
     }
 
@@ -174,12 +182,7 @@ impl Nvrtc {
         Ok(Compiled { ptx, log })
     }
 
-    fn read(
-        &self,
-        prog: Prog,
-        size: unsafe extern "C" fn(Prog, *mut usize) -> Status,
-        get: unsafe extern "C" fn(Prog, *mut c_char) -> Status,
-    ) -> String {
+    fn read(&self, prog: Prog, size: SizeFn, get: GetFn) -> String {
         let mut n = 0usize;
         // SAFETY: prog is live; the buffer has the size NVRTC reported (including the NUL).
         unsafe {

@@ -212,26 +212,45 @@ pub fn cuda_features(pkgs: &[Package]) -> String {
         .join(",")
 }
 
-/// Whether a CUDA GPU looks usable here: the driver library is installed and a device node or
-/// `nvidia-smi -L` shows a GPU. Returns a description of what was found or missing.
+/// Whether a CUDA GPU looks usable here: `nvidia-smi -L` lists one, or `/dev/nvidia0` exists
+/// and the driver library (libcuda.so) is installed. Returns what was found or missing.
 pub fn gpu_present() -> (bool, String) {
-    let libcuda = ldconfig_find("libcuda.so");
-    if libcuda.is_empty() {
-        return (
+    if let Some(list) = output_of(Command::new("nvidia-smi").arg("-L"))
+        && list.contains("GPU")
+    {
+        return (true, list.trim().to_string());
+    }
+    let libcuda = !ldconfig_find("libcuda.so").is_empty()
+        || std::env::var_os("LD_LIBRARY_PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("libcuda.so.1").exists()));
+    match (Path::new("/dev/nvidia0").exists(), libcuda) {
+        (true, true) => (true, "/dev/nvidia0 and libcuda.so present".into()),
+        (true, false) => (
             false,
-            "no libcuda.so (the CUDA driver) in `ldconfig -p`".into(),
-        );
+            "/dev/nvidia0 exists but the driver library libcuda.so was not found".into(),
+        ),
+        (false, true) => (
+            false,
+            "libcuda.so is installed but no GPU is visible (nvidia-smi -L, /dev/nvidia0)".into(),
+        ),
+        (false, false) => (
+            false,
+            "no GPU: nvidia-smi lists none, no /dev/nvidia0, no libcuda.so".into(),
+        ),
     }
-    if let Some(list) = output_of(Command::new("nvidia-smi").arg("-L")) {
-        if list.contains("GPU") {
-            return (true, list.trim().to_string());
+}
+
+/// Cargo's target folder: `$CARGO_TARGET_DIR`, else `<root>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_root().join(d)
+            }
         }
+        None => workspace_root().join("target"),
     }
-    if Path::new("/dev/nvidia0").exists() {
-        return (true, "/dev/nvidia0 present".into());
-    }
-    (
-        false,
-        "libcuda.so is installed but no GPU is visible (nvidia-smi -L, /dev/nvidia0)".into(),
-    )
 }
