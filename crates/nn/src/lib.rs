@@ -31,6 +31,7 @@
 //! ```
 
 pub mod checkpoint;
+mod embedding;
 mod error;
 pub mod gradcheck;
 pub mod init;
@@ -38,6 +39,7 @@ mod param;
 mod sink;
 
 pub use checkpoint::{Checkpoint, Metadata, load, save};
+pub use embedding::{Embedding, EmbeddingCache};
 pub use error::{Error, Result};
 pub use gradcheck::{Checkable, GradCheckOptions, GradCheckReport, gradcheck};
 pub use init::Init;
