@@ -3,10 +3,15 @@
 //! `cuda.rs` + `<op>.cu` (NVRTC), and `tests.rs` tying them together.
 
 pub mod add;
+pub mod bias_add;
 pub mod cross_entropy;
 pub mod dropout;
 pub mod embedding;
 pub mod fill;
+pub mod layernorm;
+pub mod matmul;
+pub mod rmsnorm;
 pub mod rope;
+pub mod scalenorm;
 pub mod silu;
 pub mod softmax;
