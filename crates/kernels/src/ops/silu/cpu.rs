@@ -1,20 +1,28 @@
-//! Rayon kernels, generic over f32/f64.
+//! Rayon kernels, generic over f32/f64; f32 runs the vectorised math of [`crate::cpu_math`].
 
-use crate::Float;
-use crate::cpu_util::{map_binary, map_unary};
+use crate::cpu_math::{Map1, Map2, VecMath, map1, map2};
 
-#[inline(always)]
-fn sigmoid<F: Float>(x: F) -> F {
-    F::one() / (F::one() + (-x).exp())
+struct Fwd;
+impl<F: VecMath> Map1<F> for Fwd {
+    #[inline(always)]
+    fn apply(&self, x: F) -> F {
+        x * x.vsigmoid_parts().0
+    }
 }
 
-pub fn silu_forward<F: Float>(x: &[F]) -> Vec<F> {
-    map_unary(x, |x| x * sigmoid(x))
+struct Bwd;
+impl<F: VecMath> Map2<F> for Bwd {
+    #[inline(always)]
+    fn apply(&self, x: F, dy: F) -> F {
+        let (s, one_minus_s) = x.vsigmoid_parts();
+        dy * s * (F::one() + x * one_minus_s)
+    }
 }
 
-pub fn silu_backward<F: Float>(x: &[F], dy: &[F]) -> Vec<F> {
-    map_binary(x, dy, |x, dy| {
-        let s = sigmoid(x);
-        dy * s * (F::one() + x * (F::one() - s))
-    })
+pub fn silu_forward<F: VecMath>(x: &[F]) -> Vec<F> {
+    map1(&Fwd, x)
+}
+
+pub fn silu_backward<F: VecMath>(x: &[F], dy: &[F]) -> Vec<F> {
+    map2(&Bwd, x, dy)
 }

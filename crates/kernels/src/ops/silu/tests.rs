@@ -11,6 +11,12 @@ fn inputs(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
         x[1] = -120.0;
         x[2] = 0.0;
     }
+    if n >= 8 {
+        x[3] = 1e4;
+        x[4] = -1e4;
+        x[5] = 30.0;
+        x[6] = -30.0;
+    }
     (x, randn(&mut r, n))
 }
 
@@ -36,6 +42,10 @@ fn cpu_matches_reference_f32_and_f64() {
             1e-5,
         );
 
+        assert!(
+            y.iter().chain(&dx).all(|v| v.is_finite()),
+            "non-finite output"
+        );
         let x64 = Tensor::from_vec(x.clone(), &[n]).unwrap();
         let dy64 = Tensor::from_vec(dy.clone(), &[n]).unwrap();
         let y = silu_forward(&x64).unwrap().to_vec::<f64>().unwrap();
