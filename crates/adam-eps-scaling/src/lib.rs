@@ -4,7 +4,12 @@
 //! good and what to measure.
 
 pub mod adam_eps;
+pub mod cli;
+pub mod dump;
+pub mod plot;
 pub mod docs;
+pub mod estimators;
+pub mod simulator;
 pub mod error;
 pub mod fit;
 pub mod moments;
