@@ -9,6 +9,8 @@ mod groups;
 mod optimizer;
 pub mod reference;
 mod schedule;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod state;
 mod step;
 

@@ -1,6 +1,7 @@
 //! Unit and property tests (spec §8). Oracle fixtures live in `tests/oracle.rs`.
 
 mod errors;
+mod gpu;
 mod properties;
 mod state_and_sink;
 mod vs_reference;

@@ -1,0 +1,310 @@
+//! CUDA launchers for `optim.cu` (feature `cuda`): the same micro-step logic as the CPU path
+//! (`step.rs`), with every tensor of a step in one multi-tensor launch.
+//!
+//! Host round trips per Tiger step: the per-tensor non-finite flags (one small copy) and the
+//! per-block Σθ² partials for the next step's RMS (one small copy). Lazy embedding rows and bf16
+//! momentum are CPU-only and rejected before anything runs.
+
+use crate::config::{LionConfig, ParamKind, TigerConfig};
+use crate::optimizer::{Algorithm, Moment, Slot};
+use crate::step::{guard_values, lion_decay_mul, phase};
+use crate::{Error, Result};
+use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
+use kernels::cuda::{Kernel, elementwise_config};
+use kernels::{CudaDevice, CudaStorage, Storage, Tensor};
+
+const KERNEL: Kernel = Kernel {
+    module: "lion_tiger_optim",
+    src: include_str!("optim.cu"),
+};
+const EPB: usize = 4096;
+const THREADS: u32 = 256;
+
+fn drv(op: &'static str) -> impl Fn(cudarc::driver::DriverError) -> Error {
+    move |e| {
+        Error::Kernel(kernels::Error::Driver {
+            op,
+            message: format!("{e:?}"),
+        })
+    }
+}
+
+fn ptr(dev: &CudaDevice, s: &CudaStorage) -> u64 {
+    let (p, _sync) = s.slice.device_ptr(dev.stream());
+    p
+}
+
+/// The multi-tensor table of one launch.
+#[derive(Default)]
+struct Table {
+    ptrs: Vec<u64>,
+    lens: Vec<u64>,
+    sc: Vec<f32>,
+    bs: Vec<u32>,
+}
+
+impl Table {
+    fn push(&mut self, ptrs: [u64; 4], n: usize, sc: [f32; 4]) {
+        if self.bs.is_empty() {
+            self.bs.push(0);
+        }
+        let last = *self.bs.last().expect("non-empty");
+        self.ptrs.extend(ptrs);
+        self.lens.push(n as u64);
+        self.sc.extend(sc);
+        self.bs.push(last + n.div_ceil(EPB).max(1) as u32);
+    }
+
+    fn blocks(&self) -> u32 {
+        self.bs.last().copied().unwrap_or(0)
+    }
+
+    fn nt(&self) -> u32 {
+        self.lens.len() as u32
+    }
+}
+
+fn cfg(blocks: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+type Item<'a> = (&'a mut Slot, &'a mut CudaStorage, &'a CudaStorage);
+
+fn m_storage(s: &Slot) -> Result<&CudaStorage> {
+    match &s.m {
+        Moment::Full(t) => match t.storage() {
+            Storage::Cuda(c) => Ok(c),
+            _ => Err(unsupported("momentum is not on the parameter's device")),
+        },
+        Moment::Bf16(_) => Err(unsupported("bf16 momentum is CPU-only")),
+    }
+}
+
+fn unsupported(reason: &str) -> Error {
+    Error::Kernel(kernels::Error::Unsupported {
+        op: "Optimizer::step (CUDA)",
+        reason: reason.into(),
+    })
+}
+
+fn tensor_storage(t: &Option<Tensor>) -> Option<&CudaStorage> {
+    match t.as_ref().map(|t| t.storage()) {
+        Some(Storage::Cuda(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// `acc` (allocated on first use) = g or acc + g; returns the pointer the update reads.
+fn accumulate(dev: &CudaDevice, s: &mut Slot, g: &CudaStorage, first: bool) -> Result<u64> {
+    if s.acc.is_none() {
+        s.acc = Some(Tensor::from_cuda(dev.zeros(g.len)?, &s.shape)?);
+    }
+    let acc = tensor_storage(&s.acc).ok_or_else(|| unsupported("accumulator off device"))?;
+    let f = KERNEL.function(dev, "accumulate_f32")?;
+    let (n, first) = (g.len as u64, first as i32);
+    let (pa, pg) = (ptr(dev, acc), ptr(dev, g));
+    let mut b = dev.stream().launch_builder(&f);
+    b.arg(&pa).arg(&pg).arg(&n).arg(&first);
+    // SAFETY: acc and g hold n f32 values on this device.
+    unsafe { b.launch(elementwise_config(dev, g.len)) }.map_err(drv("accumulate_f32"))?;
+    Ok(pa)
+}
+
+fn upload<T: cudarc::driver::DeviceRepr>(dev: &CudaDevice, v: &[T]) -> Result<cudarc::driver::CudaSlice<T>> {
+    dev.stream().clone_htod(v).map_err(drv("upload table"))
+}
+
+pub(crate) fn run(algo: &Algorithm, items: Vec<Item<'_>>) -> Result<()> {
+    let dev = items[0].1.device.clone();
+    for (s, _, _) in &items {
+        m_storage(s)?;
+        if let Algorithm::Tiger(c) = algo
+            && c.lazy_embedding_rows
+            && s.kind == ParamKind::Embedding
+        {
+            return Err(unsupported("lazy embedding rows are CPU-only"));
+        }
+    }
+    match algo {
+        Algorithm::Lion(c) => lion(&dev, c, items),
+        Algorithm::AdamW(c) => adamw(&dev, c, items),
+        Algorithm::Tiger(c) => tiger(&dev, c, items),
+    }
+}
+
+fn lion(dev: &CudaDevice, c: &LionConfig, items: Vec<Item<'_>>) -> Result<()> {
+    let mut t = Table::default();
+    for (s, th, g) in items {
+        let (first, update) = phase(s.t, c.grad_accum_steps);
+        s.t += 1;
+        let gp = if c.grad_accum_steps > 1 { accumulate(dev, s, g, first)? } else { ptr(dev, g) };
+        if !update {
+            continue;
+        }
+        s.updates += 1;
+        let eta = c.lr * s.lr_mult;
+        let d = lion_decay_mul(c, eta, c.weight_decay * s.decay);
+        let gs = 1.0 / c.grad_accum_steps as f64;
+        t.push([ptr(dev, th), gp, ptr(dev, m_storage(s)?), 0], th.len, [eta as f32, d as f32, gs as f32, 0.0]);
+    }
+    if t.blocks() == 0 {
+        return Ok(());
+    }
+    let f = KERNEL.function(dev, "lion_step_f32")?;
+    let (p, l, sc, bs) = (upload(dev, &t.ptrs)?, upload(dev, &t.lens)?, upload(dev, &t.sc)?, upload(dev, &t.bs)?);
+    let nt = t.nt();
+    let (b1, omb1, b2, omb2) = (c.beta1 as f32, (1.0 - c.beta1) as f32, c.beta2 as f32, (1.0 - c.beta2) as f32);
+    let mut b = dev.stream().launch_builder(&f);
+    b.arg(&p).arg(&l).arg(&sc).arg(&bs).arg(&nt).arg(&b1).arg(&omb1).arg(&b2).arg(&omb2);
+    // SAFETY: every table entry points at live device buffers of the stated lengths.
+    unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("lion_step_f32"))?;
+    Ok(())
+}
+
+fn adamw(dev: &CudaDevice, c: &crate::AdamWConfig, items: Vec<Item<'_>>) -> Result<()> {
+    let mut t = Table::default();
+    for (s, th, g) in items {
+        let (first, update) = phase(s.t, c.grad_accum_steps);
+        s.t += 1;
+        let gp = if c.grad_accum_steps > 1 { accumulate(dev, s, g, first)? } else { ptr(dev, g) };
+        if !update {
+            continue;
+        }
+        s.updates += 1;
+        let lr = c.lr * s.lr_mult;
+        let bc1 = 1.0 - c.beta1.powi(s.updates as i32);
+        let bc2 = 1.0 - c.beta2.powi(s.updates as i32);
+        let v = tensor_storage(&s.v).ok_or_else(|| unsupported("AdamW v off device"))?;
+        let sc = [(1.0 - lr * c.weight_decay * s.decay) as f32, (lr / bc1) as f32, bc2.sqrt() as f32, (1.0 / c.grad_accum_steps as f64) as f32];
+        t.push([ptr(dev, th), gp, ptr(dev, m_storage(s)?), ptr(dev, v)], th.len, sc);
+    }
+    if t.blocks() == 0 {
+        return Ok(());
+    }
+    let f = KERNEL.function(dev, "adamw_step_f32")?;
+    let (p, l, sc, bs) = (upload(dev, &t.ptrs)?, upload(dev, &t.lens)?, upload(dev, &t.sc)?, upload(dev, &t.bs)?);
+    let nt = t.nt();
+    let (b1, omb1, b2, omb2, eps) = (c.beta1 as f32, (1.0 - c.beta1) as f32, c.beta2 as f32, (1.0 - c.beta2) as f32, c.eps as f32);
+    let mut b = dev.stream().launch_builder(&f);
+    b.arg(&p).arg(&l).arg(&sc).arg(&bs).arg(&nt).arg(&b1).arg(&omb1).arg(&b2).arg(&omb2).arg(&eps);
+    // SAFETY: every table entry points at live device buffers of the stated lengths.
+    unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("adamw_step_f32"))?;
+    Ok(())
+}
+
+fn flags(dev: &CudaDevice, c: &TigerConfig, items: &[Item<'_>]) -> Result<Vec<bool>> {
+    let Some(what) = guard_values(c.guard) else { return Ok(vec![false; items.len()]) };
+    let nan_only = (what == crate::cpu::BadValues::Nan) as i32;
+    let mut fl = dev.stream().alloc_zeros::<i32>(items.len().max(1)).map_err(drv("flags"))?;
+    let f = KERNEL.function(dev, "nonfinite_f32")?;
+    for (i, (_, _, g)) in items.iter().enumerate() {
+        let n = g.len as u64;
+        let pg = ptr(dev, g);
+        let mut view = fl.slice_mut(i..i + 1);
+        let mut b = dev.stream().launch_builder(&f);
+        b.arg(&pg).arg(&n).arg(&nan_only).arg(&mut view);
+        // SAFETY: g holds n f32 values; the flag view one i32.
+        unsafe { b.launch(elementwise_config(dev, g.len)) }.map_err(drv("nonfinite_f32"))?;
+    }
+    let host = dev.stream().clone_dtoh(&fl).map_err(drv("flags to host"))?;
+    Ok(host[..items.len()].iter().map(|&x| x != 0).collect())
+}
+
+fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> {
+    let bad = flags(dev, c, &items)?;
+    let mut t = Table::default();
+    let mut caches: Vec<(u32, u32, bool, usize)> = Vec::new(); // (first block, end block, set, item)
+    let mut slots = Vec::new();
+    for (idx, ((s, th, g), bad)) in items.into_iter().zip(bad).enumerate() {
+        let (first, update) = phase(s.t, c.grad_accum_steps);
+        let step = s.t;
+        s.t += 1;
+        if first {
+            s.decayed = false;
+        }
+        if bad {
+            s.guard_events += 1;
+            s.sum_sq = None;
+            let f = KERNEL.function(dev, "shrink_f32")?;
+            let (p, n, cc, r) = (ptr(dev, th), th.len as u64, s.centre as f32, c.shrink_ratio as f32);
+            let mut b = dev.stream().launch_builder(&f);
+            b.arg(&p).arg(&n).arg(&cc).arg(&r);
+            // SAFETY: th holds n f32 values.
+            unsafe { b.launch(elementwise_config(dev, th.len)) }.map_err(drv("shrink_f32"))?;
+            slots.push(s);
+            continue;
+        }
+        let b1 = if c.reference_mode { if first { c.beta } else { 1.0 } } else if s.decayed { 1.0 } else { c.beta };
+        s.decayed = true;
+        if update {
+            s.updates += 1;
+        }
+        let inc = (1.0 - c.beta) / c.grad_accum_steps as f64;
+        let alpha = c.alpha * c.schedule.at(step) * s.lr_mult;
+        let lambda = c.weight_decay * s.decay;
+        if s.kind == ParamKind::Embedding {
+            let f = KERNEL.function(dev, "tiger_rows_f32")?;
+            let (rows, d) = (s.shape[0] as u64, s.shape[1] as u64);
+            let (pt, pg, pm) = (ptr(dev, th), ptr(dev, g), ptr(dev, m_storage(s)?));
+            let (b1f, incf, up) = (b1 as f32, inc as f32, update as i32);
+            let floor = c.rms_floor;
+            let mut b = dev.stream().launch_builder(&f);
+            b.arg(&pt).arg(&pg).arg(&pm).arg(&rows).arg(&d).arg(&b1f).arg(&incf).arg(&up).arg(&alpha).arg(&lambda).arg(&floor);
+            let grid = (rows as u32).clamp(1, dev.sm_count() * 8);
+            // SAFETY: th, g, m hold rows·d f32 values.
+            unsafe { b.launch(cfg(grid)) }.map_err(drv("tiger_rows_f32"))?;
+            slots.push(s);
+            continue;
+        }
+        let matrix = s.kind == ParamKind::Matrix;
+        let eta = if matrix && update {
+            let ss = match s.sum_sq {
+                Some(v) => v,
+                None => crate::cpu::tensor_sum_sq(&th.to_host_vec()?),
+            };
+            alpha * (ss / th.len.max(1) as f64).sqrt().max(c.rms_floor)
+        } else {
+            alpha
+        };
+        let start = t.blocks();
+        let eta_sc = if update { eta as f32 } else { -1.0 };
+        t.push([ptr(dev, th), ptr(dev, g), ptr(dev, m_storage(s)?), 0], th.len, [b1 as f32, inc as f32, eta_sc, (1.0 - eta * lambda) as f32]);
+        caches.push((start, t.blocks(), matrix && update, idx));
+        slots.push(s);
+    }
+    if t.blocks() == 0 {
+        return Ok(());
+    }
+    let f = KERNEL.function(dev, "tiger_step_f32")?;
+    let (p, l, sc, bs) = (upload(dev, &t.ptrs)?, upload(dev, &t.lens)?, upload(dev, &t.sc)?, upload(dev, &t.bs)?);
+    let mut partial = dev.stream().alloc_zeros::<f64>(t.blocks() as usize).map_err(drv("partials"))?;
+    let nt = t.nt();
+    let mut b = dev.stream().launch_builder(&f);
+    b.arg(&p).arg(&l).arg(&sc).arg(&bs).arg(&nt).arg(&mut partial);
+    // SAFETY: every table entry points at live device buffers; partial has one f64 per block.
+    unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("tiger_step_f32"))?;
+    let host = dev.stream().clone_dtoh(&partial).map_err(drv("partials to host"))?;
+    for (a, e, set, idx) in caches {
+        if set {
+            slots[idx].sum_sq = Some(host[a as usize..e as usize].iter().sum());
+        }
+    }
+    Ok(())
+}
+
+/// Host helpers on device storage.
+trait ToHost {
+    fn to_host_vec(&self) -> Result<Vec<f32>>;
+}
+
+impl ToHost for CudaStorage {
+    fn to_host_vec(&self) -> Result<Vec<f32>> {
+        let mut v = self.device.stream().clone_dtoh(&self.slice).map_err(drv("to host"))?;
+        v.truncate(self.len);
+        Ok(v)
+    }
+}
