@@ -36,6 +36,8 @@ pub mod cuda;
 mod dispatch;
 pub mod cpu_math;
 pub mod cpu_util;
+#[cfg(feature = "linalg")]
+pub mod linalg;
 pub mod ops;
 pub mod testing;
 
