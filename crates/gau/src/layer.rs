@@ -88,7 +88,7 @@ impl GauConfig {
                 self.d, self.e, self.s, self.max_len
             )));
         }
-        if self.rope.is_some() && self.s % 2 != 0 {
+        if self.rope.is_some() && !self.s.is_multiple_of(2) {
             return Err(Error::OddRopeWidth { s: self.s });
         }
         if !(self.rope_base.is_finite() && self.rope_base > 0.0) {

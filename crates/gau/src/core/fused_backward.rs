@@ -211,6 +211,7 @@ fn row_dots<F: Float>(dc: &[F], c: &[F], e: usize) -> Vec<F> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run<F: Float>(
     q: &[F],
     k: &[F],

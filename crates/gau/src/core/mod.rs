@@ -31,7 +31,7 @@ mod fused;
 mod fused_backward;
 mod materialized;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub(crate) mod tile;
 
 use crate::mask::{Mask, RowPlan};
