@@ -10,6 +10,23 @@
 //! * [`AttentionCore`]: `C = Normalise(c·QKᵀ, mask)·V` with its backward, as a fused tiled
 //!   kernel that never stores the `n × n` matrix and as the materialising reference (§5, §6);
 //! * [`Gau`]: the layer of §2.1 with RoPE in both layouts (§2.2).
+//!
+//! ```
+//! use gau::{Gau, GauConfig, Mask, Normalization};
+//! use kernels::{DType, Tensor};
+//! use nn::Accumulate;
+//!
+//! // d = 8, e = 16, s = 4; GAU-α's softmax_plus with the floor of its checkpoints.
+//! let cfg = GauConfig { norm: Normalization::SoftmaxPlus { floor: 1 }, ..GauConfig::new(8, 16, 4) };
+//! let mut layer = Gau::new(cfg, DType::F32, 0)?;
+//! let x = Tensor::from_vec(vec![0.1f32; 2 * 5 * 8], &[2, 5, 8])?;
+//! let mask = Mask::causal().with_lengths(&[5, 3]);
+//! let (y, cache) = layer.forward(&x, &mask)?;
+//! assert_eq!(y.shape(), &[2, 5, 8]);
+//! let dx = layer.backward(cache, &Tensor::from_vec(vec![1.0f32; 80], &[2, 5, 8])?, &mut Accumulate)?;
+//! assert_eq!(dx.shape(), &[2, 5, 8]);
+//! # Ok::<(), gau::Error>(())
+//! ```
 
 pub mod core;
 mod error;

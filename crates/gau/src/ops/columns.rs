@@ -117,3 +117,34 @@ pub fn concat_last(parts: &[&Tensor]) -> Result<Tensor> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_then_concat_round_trips_and_bad_widths_are_errors() {
+        let x =
+            Tensor::from_vec((0..24).map(|i| i as f64).collect::<Vec<_>>(), &[2, 2, 6]).unwrap();
+        let parts = split_last(&x, &[1, 3, 2]).unwrap();
+        assert_eq!(parts[1].shape(), &[2, 2, 3]);
+        assert_eq!(parts[1].to_vec::<f64>().unwrap()[..3], [1.0, 2.0, 3.0]);
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        let back = concat_last(&refs).unwrap();
+        assert_eq!(back.to_vec::<f64>().unwrap(), x.to_vec::<f64>().unwrap());
+        assert!(matches!(
+            split_last(&x, &[1, 2]),
+            Err(Error::WidthMismatch { .. })
+        ));
+        assert!(matches!(
+            split_last(&x, &[0, 6]),
+            Err(Error::WidthMismatch { .. })
+        ));
+        let other = Tensor::from_vec(vec![0.0f64; 3], &[3, 1]).unwrap();
+        assert!(matches!(
+            concat_last(&[&parts[0], &other]),
+            Err(Error::ShapeMismatch { .. })
+        ));
+        assert!(concat_last(&[]).is_err());
+    }
+}

@@ -69,3 +69,63 @@ pub fn scale_offset_backward(
     let dbeta = with_beta.then(|| bias_add_backward(dy)).transpose()?;
     Ok((dx, dgamma, dbeta))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernels::testing::{dot, fd_check, randn, rng};
+
+    #[test]
+    fn forward_backward_and_errors() {
+        let mut r = rng(1);
+        let (x, g, b) = (randn(&mut r, 12), randn(&mut r, 4), randn(&mut r, 4));
+        let t = |v: &[f64], s: &[usize]| Tensor::from_vec(v.to_vec(), s).unwrap();
+        let y = scale_offset_forward(&t(&x, &[3, 4]), &t(&g, &[4]), Some(&t(&b, &[4]))).unwrap();
+        let y = y.to_vec::<f64>().unwrap();
+        for i in 0..12 {
+            assert!((y[i] - (x[i] * g[i % 4] + b[i % 4])).abs() < 1e-15);
+        }
+        let w = randn(&mut r, 12);
+        let (dx, dg, db) =
+            scale_offset_backward(&t(&x, &[3, 4]), &t(&g, &[4]), &t(&w, &[3, 4]), true).unwrap();
+        let loss = |x: &[f64], g: &[f64], b: &[f64]| {
+            let y = scale_offset_forward(&t(x, &[3, 4]), &t(g, &[4]), Some(&t(b, &[4]))).unwrap();
+            dot(&y.to_vec::<f64>().unwrap(), &w)
+        };
+        fd_check(
+            "dx",
+            &mut |v| loss(v, &g, &b),
+            &x,
+            &dx.to_vec::<f64>().unwrap(),
+            1e-6,
+            1e-7,
+        )
+        .unwrap();
+        fd_check(
+            "dg",
+            &mut |v| loss(&x, v, &b),
+            &g,
+            &dg.to_vec::<f64>().unwrap(),
+            1e-6,
+            1e-7,
+        )
+        .unwrap();
+        fd_check(
+            "db",
+            &mut |v| loss(&x, &g, v),
+            &b,
+            &db.unwrap().to_vec::<f64>().unwrap(),
+            1e-6,
+            1e-7,
+        )
+        .unwrap();
+        assert!(matches!(
+            scale_offset_forward(&t(&x, &[3, 4]), &t(&g[..3], &[3]), None),
+            Err(Error::WidthMismatch {
+                expected: 4,
+                got: 3,
+                ..
+            })
+        ));
+    }
+}
