@@ -87,14 +87,8 @@ pub fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4; // few mantissa bits: k·LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
-    // Comparisons rather than max/min so that NaN passes through to the result.
-    let xc = if x < LO {
-        LO
-    } else if x > HI {
-        HI
-    } else {
-        x
-    };
+    // `clamp` passes NaN through (unlike max/min), so NaN in gives NaN out.
+    let xc = x.clamp(LO, HI);
     let t = xc * LOG2E + MAGIC;
     let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
     let kf = t - MAGIC;
@@ -138,7 +132,7 @@ pub fn normal_cdf_f32(x: f32) -> f32 {
     let mut p = 0.170_872_77f32;
     p = p * t - 0.822_152_23;
     p = p * t + 1.488_515_9;
-    p = p * t - 1.135_203_98;
+    p = p * t - 1.135_204;
     p = p * t + 0.278_868_07;
     p = p * t - 0.186_288_06;
     p = p * t + 0.096_784_18;

@@ -12,6 +12,7 @@ pub mod gelu;
 pub mod layernorm;
 pub mod matmul;
 pub mod mul;
+pub mod reduce;
 pub mod relu2;
 pub mod rmsnorm;
 pub mod rope;
