@@ -17,7 +17,9 @@ pub fn peak_of(f: impl Fn(f64) -> Result<f64>, lo: f64, hi: f64) -> Result<Optio
     let grid = log_grid(lo, hi, PEAK_GRID);
     let vals = grid.iter().map(|&b| f(b)).collect::<Result<Vec<_>>>()?;
     let best = (0..vals.len()).fold(0, |k, i| if vals[i] > vals[k] { i } else { k });
-    if best == vals.len() - 1 {
+    // A maximum equal to the end value up to rounding (a saturated, flat tail) is not a peak.
+    let last = vals[vals.len() - 1];
+    if best == vals.len() - 1 || vals[best] <= last + 1e-12 * last.abs() {
         return Ok(None);
     }
     let (mut a, mut c) = (grid[best.saturating_sub(1)].ln(), grid[best + 1].ln());
