@@ -27,21 +27,20 @@ pub fn gemm(
         return Ok(c);
     }
     let blas = dev.blas()?;
-    let (_, xc) = p.x_stored();
-    let (_, yc) = p.y_stored();
+    let cm = p.column_major();
     let trans = |t: bool| if t { CUBLAS_OP_T } else { CUBLAS_OP_N };
     let cfg = |beta: f32| -> Result<GemmConfig<f32>> {
         Ok(GemmConfig {
-            transa: trans(p.ty),
-            transb: trans(p.tx),
-            m: int(op, p.n)?,
-            n: int(op, p.m)?,
-            k: int(op, p.k)?,
+            transa: trans(cm.trans_a),
+            transb: trans(cm.trans_b),
+            m: int(op, cm.m)?,
+            n: int(op, cm.n)?,
+            k: int(op, cm.k)?,
             alpha: 1.0,
-            lda: int(op, yc.max(1))?,
-            ldb: int(op, xc.max(1))?,
+            lda: int(op, cm.lda)?,
+            ldb: int(op, cm.ldb)?,
             beta,
-            ldc: int(op, p.n)?,
+            ldc: int(op, cm.ldc)?,
         })
     };
     let cublas_err = |e: cudarc::cublas::result::CublasError| Error::Cublas {
@@ -51,8 +50,8 @@ pub fn gemm(
     if p.sum_batches && p.batch > 1 {
         // Σ_i C_i with beta = 1 after the first product (the plan could not fold the batch).
         for i in 0..p.batch {
-            let xv = x.slice.slice(i * p.stride_x..);
-            let yv = y.slice.slice(i * p.stride_y..);
+            let xv = x.slice.slice(i * cm.stride_b..);
+            let yv = y.slice.slice(i * cm.stride_a..);
             let beta = if i == 0 { 0.0 } else { 1.0 };
             // SAFETY: X_i, Y_i lie inside x and y (the plan's strides and stored shapes come
             // from the checked tensor shapes) and C holds m·n values.
@@ -62,9 +61,9 @@ pub fn gemm(
         let batched = StridedBatchedConfig {
             gemm: cfg(0.0)?,
             batch_size: int(op, p.batch)?,
-            stride_a: p.stride_y as i64,
-            stride_b: p.stride_x as i64,
-            stride_c: p.stride_c() as i64,
+            stride_a: cm.stride_a as i64,
+            stride_b: cm.stride_b as i64,
+            stride_c: cm.stride_c as i64,
         };
         // SAFETY: as above, for every batch entry; a stride of 0 re-reads the shared operand.
         unsafe { blas.gemm_strided_batched(batched, &y.slice, &x.slice, &mut c.slice) }

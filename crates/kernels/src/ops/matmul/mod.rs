@@ -72,6 +72,48 @@ fn dims(op: &'static str, a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<
     })
 }
 
+/// The GEMM of the forward pass: `X = a` (batched), `Y = b` (shared when broadcast).
+pub(crate) fn forward_plan(d: &MatmulDims) -> GemmPlan {
+    let (ta, tb) = (d.trans_a, d.trans_b);
+    GemmPlan::new(d.batch, d.m, d.n, d.k, ta, tb, true, !d.broadcast_b, false)
+}
+
+/// Which tensors are `(X, Y)` of a backward GEMM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operands {
+    DyB,
+    BDy,
+    ADy,
+    DyA,
+}
+
+/// The GEMMs of the backward pass, `[da, db]` (the table of [`matmul_backward`]); `db` is
+/// summed over the batch when `b` is shared.
+pub(crate) fn backward_plans(d: &MatmulDims) -> [(Operands, GemmPlan); 2] {
+    let (m, n, k, bb, sum) = (d.m, d.n, d.k, !d.broadcast_b, d.broadcast_b);
+    let plan =
+        |mm, nn, kk, tx, ty, xb, yb, s| GemmPlan::new(d.batch, mm, nn, kk, tx, ty, xb, yb, s);
+    use Operands::*;
+    match (d.trans_a, d.trans_b) {
+        (false, false) => [
+            (DyB, plan(m, k, n, false, true, true, bb, false)),
+            (ADy, plan(k, n, m, true, false, true, true, sum)),
+        ],
+        (false, true) => [
+            (DyB, plan(m, k, n, false, false, true, bb, false)),
+            (DyA, plan(n, k, m, true, false, true, true, sum)),
+        ],
+        (true, false) => [
+            (BDy, plan(k, m, n, false, true, bb, true, false)),
+            (ADy, plan(k, n, m, false, false, true, true, sum)),
+        ],
+        (true, true) => [
+            (BDy, plan(k, m, n, true, true, bb, true, false)),
+            (DyA, plan(n, k, m, true, true, true, true, sum)),
+        ],
+    }
+}
+
 /// Runs one batched GEMM on the operands' device.
 fn run(op: &'static str, x: &Tensor, y: &Tensor, p: GemmPlan, shape: &[usize]) -> Result<Tensor> {
     dispatch2!(
@@ -99,17 +141,7 @@ fn run(op: &'static str, x: &Tensor, y: &Tensor, p: GemmPlan, shape: &[usize]) -
 /// that would fit), mixed dtypes or devices their own typed errors.
 pub fn matmul(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Result<Tensor> {
     let d = dims("matmul", a, b, trans_a, trans_b)?;
-    let p = GemmPlan::new(
-        d.batch,
-        d.m,
-        d.n,
-        d.k,
-        trans_a,
-        trans_b,
-        true,
-        !d.broadcast_b,
-        false,
-    );
+    let p = forward_plan(&d);
     let mut shape = a.shape()[..a.shape().len() - 2].to_vec();
     shape.extend([d.m, d.n]);
     run("matmul", a, b, p, &shape)
@@ -144,69 +176,16 @@ pub fn matmul_backward(
     let mut y_shape = a.shape()[..a.shape().len() - 2].to_vec();
     y_shape.extend([d.m, d.n]);
     dy.expect_shape(op, &y_shape)?;
-    let (m, n, k, bb) = (d.m, d.n, d.k, !d.broadcast_b);
-    let plan =
-        |mm, nn, kk, tx, ty, xb, yb, sum| GemmPlan::new(d.batch, mm, nn, kk, tx, ty, xb, yb, sum);
-    let da = match (trans_a, trans_b) {
-        (false, false) => run(
-            op,
-            dy,
-            b,
-            plan(m, k, n, false, true, true, bb, false),
-            a.shape(),
-        ),
-        (false, true) => run(
-            op,
-            dy,
-            b,
-            plan(m, k, n, false, false, true, bb, false),
-            a.shape(),
-        ),
-        (true, false) => run(
-            op,
-            b,
-            dy,
-            plan(k, m, n, false, true, bb, true, false),
-            a.shape(),
-        ),
-        (true, true) => run(
-            op,
-            b,
-            dy,
-            plan(k, m, n, true, true, bb, true, false),
-            a.shape(),
-        ),
-    }?;
-    let sum = d.broadcast_b;
-    let db = match (trans_a, trans_b) {
-        (false, false) => run(
-            op,
-            a,
-            dy,
-            plan(k, n, m, true, false, true, true, sum),
-            b.shape(),
-        ),
-        (true, false) => run(
-            op,
-            a,
-            dy,
-            plan(k, n, m, false, false, true, true, sum),
-            b.shape(),
-        ),
-        (false, true) => run(
-            op,
-            dy,
-            a,
-            plan(n, k, m, true, false, true, true, sum),
-            b.shape(),
-        ),
-        (true, true) => run(
-            op,
-            dy,
-            a,
-            plan(n, k, m, true, true, true, true, sum),
-            b.shape(),
-        ),
-    }?;
+    let pick = |o: Operands| match o {
+        Operands::DyB => (dy, b),
+        Operands::BDy => (b, dy),
+        Operands::ADy => (a, dy),
+        Operands::DyA => (dy, a),
+    };
+    let [(oa, pa), (ob, pb)] = backward_plans(&d);
+    let (x, y) = pick(oa);
+    let da = run(op, x, y, pa, a.shape())?;
+    let (x, y) = pick(ob);
+    let db = run(op, x, y, pb, b.shape())?;
     Ok((da, db))
 }

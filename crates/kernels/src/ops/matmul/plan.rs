@@ -65,7 +65,6 @@ impl GemmPlan {
     }
 
     /// Elements between consecutive outputs (0 when the output is summed over the batch).
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     pub fn stride_c(&self) -> usize {
         if self.sum_batches { 0 } else { self.m * self.n }
     }
@@ -94,6 +93,49 @@ impl GemmPlan {
             (self.n, self.k)
         } else {
             (self.k, self.n)
+        }
+    }
+}
+
+/// The column-major (cuBLAS) call that computes a [`GemmPlan`]: a row-major `r×c` matrix is the
+/// column-major `c×r` matrix with leading dimension `c`, so the row-major `C = op(X)·op(Y)` is
+/// the column-major `Cᵀ = op(Y)ᵀ·op(X)ᵀ`: operand `A` is `Y`, operand `B` is `X`, each
+/// transposed exactly when the plan transposes it, and nothing is copied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(any(feature = "cuda", test)), allow(dead_code))]
+pub(crate) struct ColumnMajorGemm {
+    /// `op(A)` is `Aᵀ` (`CUBLAS_OP_T`).
+    pub trans_a: bool,
+    /// `op(B)` is `Bᵀ`.
+    pub trans_b: bool,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub lda: usize,
+    pub ldb: usize,
+    pub ldc: usize,
+    /// Elements between batch entries of `A` (= `Y`), `B` (= `X`) and `C`.
+    pub stride_a: usize,
+    pub stride_b: usize,
+    pub stride_c: usize,
+}
+
+impl GemmPlan {
+    /// The cuBLAS arguments for this plan (see [`ColumnMajorGemm`]).
+    #[cfg_attr(not(any(feature = "cuda", test)), allow(dead_code))]
+    pub fn column_major(&self) -> ColumnMajorGemm {
+        ColumnMajorGemm {
+            trans_a: self.ty,
+            trans_b: self.tx,
+            m: self.n,
+            n: self.m,
+            k: self.k,
+            lda: self.y_stored().1.max(1),
+            ldb: self.x_stored().1.max(1),
+            ldc: self.n.max(1),
+            stride_a: self.stride_y,
+            stride_b: self.stride_x,
+            stride_c: self.stride_c(),
         }
     }
 }

@@ -241,6 +241,69 @@ fn bad_input_is_a_typed_error() {
     assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0; 6]);
 }
 
+/// cuBLAS's documented column-major `C = op(A)·op(B) + beta·C`, element by element.
+fn sgemm_column_major(cm: &plan::ColumnMajorGemm, a: &[f64], b: &[f64], c: &mut [f64], beta: f64) {
+    for i in 0..cm.m {
+        for j in 0..cm.n {
+            let mut s = 0.0;
+            for l in 0..cm.k {
+                let av = if cm.trans_a {
+                    a[l + i * cm.lda]
+                } else {
+                    a[i + l * cm.lda]
+                };
+                let bv = if cm.trans_b {
+                    b[j + l * cm.ldb]
+                } else {
+                    b[l + j * cm.ldb]
+                };
+                s += av * bv;
+            }
+            c[i + j * cm.ldc] = s + beta * c[i + j * cm.ldc];
+        }
+    }
+}
+
+/// The calls `cuda::gemm` makes for a plan (strided batch, or a beta = 1 loop when summing),
+/// run on the host through [`sgemm_column_major`].
+fn emulate_cuda_gemm(p: &plan::GemmPlan, x: &[f64], y: &[f64]) -> Vec<f64> {
+    let cm = p.column_major();
+    let mut c = vec![0.0; p.out_len()];
+    for i in 0..p.batch {
+        let (a, b) = (&y[i * cm.stride_a..], &x[i * cm.stride_b..]);
+        let beta = if p.sum_batches && i > 0 { 1.0 } else { 0.0 };
+        sgemm_column_major(&cm, a, b, &mut c[i * cm.stride_c..], beta);
+    }
+    c
+}
+
+#[test]
+fn cublas_arguments_compute_the_row_major_product() {
+    // No GPU here: check the column-major arguments and strides the CUDA path hands cuBLAS,
+    // for every plan the forward and backward build, against the f64 reference.
+    each_config(|batch, mkn, ta, tb, bc| {
+        let (_, _, _, d) = shapes(batch, mkn, ta, tb, bc);
+        let (la, lb, ly) = d.lens();
+        let mut r = rng(900 + la as u64);
+        let (a, b, dy) = (randn(&mut r, la), randn(&mut r, lb), randn(&mut r, ly));
+        let what = format!("cuBLAS args {batch:?} {mkn:?} ta={ta} tb={tb} broadcast={bc}");
+        let y = emulate_cuda_gemm(&forward_plan(&d), &a, &b);
+        assert_close(&what, &y, &matmul_forward_ref(&a, &b, &d), 1e-12, 1e-12);
+        let pick = |o: Operands| match o {
+            Operands::DyB => (&dy, &b),
+            Operands::BDy => (&b, &dy),
+            Operands::ADy => (&a, &dy),
+            Operands::DyA => (&dy, &a),
+        };
+        let [(oa, pa), (ob, pb)] = backward_plans(&d);
+        let (da_ref, db_ref) = matmul_backward_ref(&a, &b, &dy, &d);
+        let (x, yy) = pick(oa);
+        assert_close(&what, &emulate_cuda_gemm(&pa, x, yy), &da_ref, 1e-12, 1e-12);
+        let (x, yy) = pick(ob);
+        assert_close(&what, &emulate_cuda_gemm(&pb, x, yy), &db_ref, 1e-12, 1e-12);
+    });
+}
+
 crate::gpu_test! {
     fn cuda_matches_cpu() {
         let dev = cuda_test_device();
