@@ -129,7 +129,11 @@ pub fn rows(all: &[Measurement], unmeasured: &BTreeMap<String, String>) -> Vec<R
         .filter(|m| !m.ceiling)
         .map(|m| {
             let c = ceilings.get(&(m.group.as_str(), m.param.as_str()));
+            let gpu_fn = m.function.contains("cuda") || m.function.contains("gpu");
             let (ceiling, note) = match c {
+                Some(c) if c.source != "criterion" && gpu_fn => {
+                    (None, format!("{} is a CPU ceiling", display_fn(c)))
+                }
                 Some(c) if c.unit == m.unit => (Some((display_fn(c), c.value)), String::new()),
                 Some(c) => (None, format!("ceiling unit {} differs", c.unit)),
                 None => (
