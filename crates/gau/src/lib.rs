@@ -9,7 +9,8 @@
 //! * [`Normalization`] and [`ScoreScale`] (§2.3), [`Mask`] (§2.4);
 //! * [`AttentionCore`]: `C = Normalise(c·QKᵀ, mask)·V` with its backward, as a fused tiled
 //!   kernel that never stores the `n × n` matrix and as the materialising reference (§5, §6);
-//! * [`Gau`]: the layer of §2.1 with RoPE in both layouts (§2.2).
+//! * [`Gau`]: the layer of §2.1 with RoPE in both layouts (§2.2);
+//! * [`flash`]: FLASH's mixed chunk attention and layer (§3).
 //!
 //! ```
 //! use gau::{Gau, GauConfig, Mask, Normalization};
@@ -30,6 +31,7 @@
 
 pub mod core;
 mod error;
+pub mod flash;
 pub mod layer;
 pub mod mask;
 pub mod norm;
@@ -38,6 +40,7 @@ pub mod rope_convert;
 
 pub use crate::core::{AttentionCore, CoreCache, CoreGrads, CoreKind, Tiles};
 pub use error::{Error, Result};
+pub use flash::{Flash, FlashConfig, GlobalDenom, MixedChunkAttention};
 pub use kernels::ops::rope::RopeLayout;
 pub use layer::{Gau, GauCache, GauConfig};
 pub use mask::{KeyPadding, Mask};

@@ -1,0 +1,392 @@
+//! The FLASH layer (spec/gau.md §3): the GAU layer of §2.1 with the attention core replaced by
+//! mixed chunk attention, and four scale/offset pairs on the shared `Z`:
+//!
+//! ```text
+//! H = X W_in + b_in,  G = SiLU(H),  U = G[:, :e],  V = G[:, e:2e],  Z = G[:, 2e:]
+//! Qq = R(Z⊙γ_qq + β_qq), Kq = R(Z⊙γ_kq + β_kq), Ql = R(Z⊙γ_ql + β_ql), Kl = R(Z⊙γ_kl + β_kl)
+//! C = MixedChunk(Qq, Kq, Ql, Kl, V)          R = RoPE (optional, positions 0…n−1)
+//! O = (U ⊙ C) W_o + b_o
+//! ```
+//!
+//! Backward: as the GAU layer's (module `layer`), with the mixed chunk backward in place of the
+//! core's and `dZ = Σ_p dP~_p ⊙ γ_p` over the four pairs `p` (`dP~ = R_{−θ}(dP)`).
+//!
+//! Parameter names: `w_in [d, 2e+s]`, `b_in` (with `bias`), `gamma_q_quad`, `gamma_k_quad`,
+//! `gamma_q_lin`, `gamma_k_lin` `[s]`, `beta_*` likewise (with `offset`), `w_o [e, d]`, `b_o`.
+
+use super::chunked::{MixedChunkAttention, MixedChunkCache};
+use super::global::GlobalDenom;
+use crate::core::{AttentionCore, CoreKind};
+use crate::mask::Mask;
+use crate::norm::{Normalization, Relu2Denom, ScoreScale};
+use crate::ops::columns::{concat_last, split_last};
+use crate::ops::scale_offset::{scale_offset_backward, scale_offset_forward};
+use crate::{Error, Result};
+use kernels::ops::add::add_forward;
+use kernels::ops::mul::{mul_backward, mul_forward};
+use kernels::ops::rope::{RopeLayout, RopeOpts, rope_backward, rope_forward};
+use kernels::ops::silu::{silu_backward, silu_forward};
+use kernels::{DType, Tensor};
+use nn::{GradSink, Init, Linear, LinearCache, Module, Param, ParamRole, Prefix};
+
+/// Configuration of a [`Flash`] layer; [`FlashConfig::new`] gives the defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlashConfig {
+    pub d: usize,
+    pub e: usize,
+    pub s: usize,
+    /// Chunk size `c`. Default 256 (the paper).
+    pub chunk: usize,
+    /// Local normalisation. Default `Relu2Paper { PaddedLen }` at scale 1, i.e.
+    /// `relu(q·k/c)²` (the paper's code and flash-pytorch, ν = the chunk length).
+    pub local: Normalization,
+    /// Local score scale. Default [`ScoreScale::Auto`].
+    pub scale: ScoreScale,
+    /// Causal global normalisation. Default [`GlobalDenom::PrefixTokens`] (spec §3).
+    pub global: GlobalDenom,
+    /// RoPE on all four of Qq, Kq, Ql, Kl (as flash-pytorch), or none. Default interleaved.
+    pub rope: Option<RopeLayout>,
+    pub rope_base: f64,
+    /// Biases `b_in`, `b_o`. Default off.
+    pub bias: bool,
+    /// Offsets `β`. Default on (the paper's OffsetScale).
+    pub offset: bool,
+    /// Longest sequence accepted. Default 8192.
+    pub max_len: usize,
+    /// Local core implementation. Default fused.
+    pub core: CoreKind,
+}
+
+impl FlashConfig {
+    pub fn new(d: usize, e: usize, s: usize) -> FlashConfig {
+        FlashConfig {
+            d,
+            e,
+            s,
+            chunk: 256,
+            local: Normalization::Relu2Paper {
+                denom: Relu2Denom::PaddedLen,
+            },
+            scale: ScoreScale::Auto,
+            global: GlobalDenom::default(),
+            rope: Some(RopeLayout::Interleaved),
+            rope_base: 10000.0,
+            bias: false,
+            offset: true,
+            max_len: 8192,
+            core: CoreKind::default(),
+        }
+    }
+
+    /// Checks the widths and options.
+    pub fn validate(&self) -> Result<()> {
+        if [self.d, self.e, self.s, self.chunk, self.max_len].contains(&0) {
+            return Err(Error::InvalidConfig(format!(
+                "FLASH widths, chunk and max_len must be positive, got {self:?}"
+            )));
+        }
+        if self.rope.is_some() && !self.s.is_multiple_of(2) {
+            return Err(Error::OddRopeWidth { s: self.s });
+        }
+        if !(self.rope_base.is_finite() && self.rope_base > 0.0) {
+            return Err(Error::InvalidConfig(format!(
+                "rope_base must be finite and > 0, got {}",
+                self.rope_base
+            )));
+        }
+        self.local.validate()?;
+        self.scale.resolve(self.s, &self.local)?;
+        Ok(())
+    }
+
+    /// The attention part.
+    pub fn attention(&self) -> Result<MixedChunkAttention> {
+        Ok(MixedChunkAttention {
+            chunk: self.chunk,
+            local: AttentionCore {
+                norm: self.local,
+                scale: self.scale.resolve(self.s, &self.local)?,
+                kind: self.core,
+            },
+            global: self.global,
+        })
+    }
+}
+
+/// The four scale/offset pairs, in this order.
+pub const PAIR_NAMES: [&str; 4] = ["q_quad", "k_quad", "q_lin", "k_lin"];
+
+/// One scale/offset pair.
+pub struct OffsetScale {
+    pub gamma: Param,
+    pub beta: Option<Param>,
+}
+
+/// The FLASH layer.
+pub struct Flash {
+    pub cfg: FlashConfig,
+    pub proj_in: Linear,
+    /// Scale/offset pairs in [`PAIR_NAMES`] order.
+    pub pairs: [OffsetScale; 4],
+    pub proj_out: Linear,
+}
+
+/// What [`Flash::forward`] keeps for the backward.
+pub struct FlashCache {
+    lin_in: LinearCache,
+    h: Tensor,
+    u: Tensor,
+    v: Tensor,
+    z: Tensor,
+    /// Qq, Kq, Ql, Kl (rotated).
+    qk: [Tensor; 4],
+    c: Tensor,
+    att: MixedChunkCache,
+    lin_out: LinearCache,
+    mask: Mask,
+    x_shape: Vec<usize>,
+}
+
+struct Renamed<'a> {
+    inner: &'a mut dyn GradSink,
+    w: &'static str,
+    b: &'static str,
+}
+
+impl GradSink for Renamed<'_> {
+    fn accept(&mut self, name: &str, param: &mut Param, grad: Tensor) -> nn::Result<()> {
+        let name = if name == "w" { self.w } else { self.b };
+        self.inner.accept(name, param, grad)
+    }
+}
+
+fn gamma_name(i: usize) -> String {
+    format!("gamma_{}", PAIR_NAMES[i])
+}
+
+fn beta_name(i: usize) -> String {
+    format!("beta_{}", PAIR_NAMES[i])
+}
+
+impl Flash {
+    /// A layer with truncated-normal weights of std `1/√fan_in`, γ = 1, β = 0, biases 0 (the
+    /// paper's γ init is not stated, spec §9), on the CPU in `dtype`.
+    pub fn new(cfg: FlashConfig, dtype: DType, seed: u64) -> Result<Flash> {
+        cfg.validate()?;
+        let (d, e, s) = (cfg.d, cfg.e, cfg.s);
+        let init = |fan: usize| Init::TruncatedNormal {
+            std: 1.13684723 / (fan as f64).sqrt(),
+        };
+        let proj_in = Linear::with_init(d, 2 * e + s, cfg.bias, init(d), dtype, seed)?;
+        let proj_out = Linear::with_init(e, d, cfg.bias, init(e), dtype, seed ^ 0x9e37_79b9)?;
+        let pair = || -> Result<OffsetScale> {
+            Ok(OffsetScale {
+                gamma: Param::new(Init::Ones.tensor(&[s], dtype, 0)?, ParamRole::Gain),
+                beta: if cfg.offset {
+                    Some(Param::new(
+                        Init::Zeros.tensor(&[s], dtype, 0)?,
+                        ParamRole::Bias,
+                    ))
+                } else {
+                    None
+                },
+            })
+        };
+        Ok(Flash {
+            cfg,
+            proj_in,
+            pairs: [pair()?, pair()?, pair()?, pair()?],
+            proj_out,
+        })
+    }
+
+    fn rope_opts(&self) -> Option<RopeOpts> {
+        self.cfg.rope.map(|layout| RopeOpts {
+            base: self.cfg.rope_base,
+            layout,
+            offset: 0,
+        })
+    }
+
+    fn check_input(&self, x: &Tensor) -> Result<(usize, usize)> {
+        let (b, n, d) = match *x.shape() {
+            [n, d] => (1, n, d),
+            [b, n, d] => (b, n, d),
+            _ => {
+                return Err(kernels::Error::invalid_shape(
+                    "Flash::forward",
+                    x.shape(),
+                    "x must be [batch, n, d] or [n, d]",
+                )
+                .into());
+            }
+        };
+        if d != self.cfg.d {
+            return Err(Error::WidthMismatch {
+                what: "Flash input",
+                expected: self.cfg.d,
+                got: d,
+            });
+        }
+        if n > self.cfg.max_len {
+            return Err(Error::TooLong {
+                n,
+                max: self.cfg.max_len,
+            });
+        }
+        if b == 0 || n == 0 {
+            return Err(kernels::Error::invalid_shape(
+                "Flash::forward",
+                x.shape(),
+                "batch and length must be positive",
+            )
+            .into());
+        }
+        Ok((b, n))
+    }
+
+    /// `O = FLASH(x)` for `x [b, n, d]` (or `[n, d]`) and the cache for the backward. Errors as
+    /// [`crate::Gau::forward`].
+    pub fn forward(&self, x: &Tensor, mask: &Mask) -> Result<(Tensor, FlashCache)> {
+        let (b, n) = self.check_input(x)?;
+        let x3 = x.try_clone()?.reshape(&[b, n, self.cfg.d])?;
+        let (h, lin_in) = self.proj_in.forward(&x3)?;
+        let g = silu_forward(&h)?;
+        let e = self.cfg.e;
+        let mut parts = split_last(&g, &[e, e, self.cfg.s])?.into_iter();
+        let (u, v, z) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let rope = self.rope_opts();
+        let project = |p: &OffsetScale| -> Result<Tensor> {
+            let y = scale_offset_forward(&z, &p.gamma.value, p.beta.as_ref().map(|b| &b.value))?;
+            match &rope {
+                Some(o) => Ok(rope_forward(&y, o)?),
+                None => Ok(y),
+            }
+        };
+        let qk = [
+            project(&self.pairs[0])?,
+            project(&self.pairs[1])?,
+            project(&self.pairs[2])?,
+            project(&self.pairs[3])?,
+        ];
+        let att = self.cfg.attention()?;
+        let (c, att_cache) = att.forward(&qk[0], &qk[1], &qk[2], &qk[3], &v, mask)?;
+        let p = mul_forward(&u, &c)?;
+        let (o, lin_out) = self.proj_out.forward(&p)?;
+        let o = o.reshape(x.shape())?;
+        let cache = FlashCache {
+            lin_in,
+            h,
+            u,
+            v,
+            z,
+            qk,
+            c,
+            att: att_cache,
+            lin_out,
+            mask: mask.clone(),
+            x_shape: x.shape().to_vec(),
+        };
+        Ok((o, cache))
+    }
+
+    /// Backward for the cotangent `dy`: returns `dx` and hands every parameter's gradient to
+    /// `sink` under its name.
+    pub fn backward(
+        &mut self,
+        cache: FlashCache,
+        dy: &Tensor,
+        sink: &mut dyn GradSink,
+    ) -> Result<Tensor> {
+        if dy.shape() != cache.x_shape.as_slice() {
+            return Err(Error::ShapeMismatch {
+                what: "Flash::backward: dy",
+                expected: cache.x_shape.clone(),
+                got: dy.shape().to_vec(),
+            });
+        }
+        let u_shape = cache.u.shape().to_vec();
+        let dy3 = dy
+            .try_clone()?
+            .reshape(&[u_shape[0], u_shape[1], self.cfg.d])?;
+        let mut out_sink = Renamed {
+            inner: sink,
+            w: "w_o",
+            b: "b_o",
+        };
+        let dp = self.proj_out.backward(cache.lin_out, &dy3, &mut out_sink)?;
+        let (du, dc) = mul_backward(&cache.u, &cache.c, &dp)?;
+        let att = self.cfg.attention()?;
+        let [qq, kq, ql, kl] = &cache.qk;
+        let g = att.backward(qq, kq, ql, kl, &cache.v, &cache.mask, &cache.att, &dc)?;
+        let rope = self.rope_opts();
+        let mut dz: Option<Tensor> = None;
+        for (i, d) in [g.dqq, g.dkq, g.dql, g.dkl].into_iter().enumerate() {
+            let d = match &rope {
+                Some(o) => rope_backward(&d, o)?,
+                None => d,
+            };
+            let pair = &mut self.pairs[i];
+            let (dzi, dgamma, dbeta) =
+                scale_offset_backward(&cache.z, &pair.gamma.value, &d, pair.beta.is_some())?;
+            sink.accept(&gamma_name(i), &mut pair.gamma, dgamma)?;
+            if let (Some(p), Some(db)) = (pair.beta.as_mut(), dbeta) {
+                sink.accept(&beta_name(i), p, db)?;
+            }
+            dz = Some(match dz {
+                None => dzi,
+                Some(acc) => add_forward(&acc, &dzi)?,
+            });
+        }
+        let dz = dz.expect("four pairs");
+        let dg = concat_last(&[&du, &g.dv, &dz])?;
+        let dh = silu_backward(&cache.h, &dg)?;
+        let mut in_sink = Renamed {
+            inner: sink,
+            w: "w_in",
+            b: "b_in",
+        };
+        let dx = self.proj_in.backward(cache.lin_in, &dh, &mut in_sink)?;
+        Ok(dx.reshape(&cache.x_shape)?)
+    }
+}
+
+impl Module for Flash {
+    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
+        f(&p.join("w_in"), &self.proj_in.w);
+        if let Some(b) = &self.proj_in.b {
+            f(&p.join("b_in"), b);
+        }
+        for (i, pair) in self.pairs.iter().enumerate() {
+            f(&p.join(&gamma_name(i)), &pair.gamma);
+            if let Some(b) = &pair.beta {
+                f(&p.join(&beta_name(i)), b);
+            }
+        }
+        f(&p.join("w_o"), &self.proj_out.w);
+        if let Some(b) = &self.proj_out.b {
+            f(&p.join("b_o"), b);
+        }
+    }
+
+    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
+        f(&p.join("w_in"), &mut self.proj_in.w);
+        if let Some(b) = &mut self.proj_in.b {
+            f(&p.join("b_in"), b);
+        }
+        for (i, pair) in self.pairs.iter_mut().enumerate() {
+            f(&p.join(&gamma_name(i)), &mut pair.gamma);
+            if let Some(b) = &mut pair.beta {
+                f(&p.join(&beta_name(i)), b);
+            }
+        }
+        f(&p.join("w_o"), &mut self.proj_out.w);
+        if let Some(b) = &mut self.proj_out.b {
+            f(&p.join("b_o"), b);
+        }
+    }
+}
