@@ -138,3 +138,27 @@ pub fn same_traffic_ceiling<F: Float>(jobs: &mut [(&mut [F], &mut [F], &[F])]) {
         })
     });
 }
+
+/// The trivial kernel with AdamW's traffic (read θ, g, m, v; write θ, m, v in place).
+pub fn same_traffic_ceiling4<F: Float>(jobs: &mut [(&mut [F], &mut [F], &mut [F], &[F])]) {
+    let mut pieces = Vec::new();
+    for (th, m, v, g) in jobs.iter_mut() {
+        for (((a, b), c), d) in th
+            .chunks_mut(CHUNK)
+            .zip(m.chunks_mut(CHUNK))
+            .zip(v.chunks_mut(CHUNK))
+            .zip(g.chunks(CHUNK))
+        {
+            pieces.push((a, b, c, d));
+        }
+    }
+    pieces.into_par_iter().for_each(|(th, m, v, g)| {
+        with_simd(|| {
+            for (((t, m), v), &g) in th.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                *t += g;
+                *m += g;
+                *v += g;
+            }
+        })
+    });
+}
