@@ -30,8 +30,11 @@ impl Module for Bag {
     }
 }
 
+/// A parameter list: (name, shape, role).
+pub type Shapes = Vec<(String, Vec<usize>, ParamRole)>;
+
 /// BERT-base's parameter list with hidden size h, `layers` blocks and vocabulary `vocab`.
-pub fn bert_shapes(h: usize, layers: usize, vocab: usize) -> Vec<(String, Vec<usize>, ParamRole)> {
+pub fn bert_shapes(h: usize, layers: usize, vocab: usize) -> Shapes {
     let mut s = vec![
         ("emb.word".to_string(), vec![vocab, h], ParamRole::Embedding),
         ("emb.pos".into(), vec![512, h], ParamRole::Embedding),
@@ -67,7 +70,7 @@ pub fn bert_shapes(h: usize, layers: usize, vocab: usize) -> Vec<(String, Vec<us
 }
 
 /// (label, shapes): ≈1 M, 10 M, 100 M parameters (100 M ≈ BERT-base at vocab 21 k).
-pub fn sizes() -> Vec<(&'static str, Vec<(String, Vec<usize>, ParamRole)>)> {
+pub fn sizes() -> Vec<(&'static str, Shapes)> {
     let mut v = vec![
         ("n1M", bert_shapes(128, 4, 4096)),
         ("n10M", bert_shapes(256, 8, 16384)),
@@ -83,8 +86,12 @@ fn model(shapes: &[(String, Vec<usize>, ParamRole)]) -> Bag {
         .iter()
         .map(|(n, s, r)| {
             let k: usize = s.iter().product();
-            let v: Vec<f32> = (0..k).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-4).collect();
-            let g: Vec<f32> = (0..k).map(|i| ((i * 104729 % 997) as f32 - 498.0) * 1e-3).collect();
+            let v: Vec<f32> = (0..k)
+                .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-4)
+                .collect();
+            let g: Vec<f32> = (0..k)
+                .map(|i| ((i * 104729 % 997) as f32 - 498.0) * 1e-3)
+                .collect();
             let mut p = Param::new(Tensor::from_vec(v, s).unwrap(), *r);
             p.grad = Some(Tensor::from_vec(g, s).unwrap());
             (n.clone(), p)
@@ -98,26 +105,51 @@ fn bench(c: &mut Criterion) {
         let n = m.num_params() as u64;
         eprintln!("{label}: {n} parameters in {} tensors", shapes.len());
         let algos: Vec<(&str, &str, Algorithm, u64)> = vec![
-            ("lion", "cpu", Algorithm::Lion(LionConfig { weight_decay: 0.1, ..Default::default() }), 20),
+            (
+                "lion",
+                "cpu",
+                Algorithm::Lion(LionConfig {
+                    weight_decay: 0.1,
+                    ..Default::default()
+                }),
+                20,
+            ),
             ("tiger", "cpu", Algorithm::Tiger(TigerConfig::default()), 20),
-            ("tiger", "cpu_flag", Algorithm::Tiger(TigerConfig { guard: Guard::Off, ..Default::default() }), 20),
+            (
+                "tiger",
+                "cpu_flag",
+                Algorithm::Tiger(TigerConfig {
+                    guard: Guard::Off,
+                    ..Default::default()
+                }),
+                20,
+            ),
             ("adamw", "cpu", Algorithm::AdamW(AdamWConfig::default()), 28),
         ];
         for (group, func, algo, bytes) in algos {
             let mut opt = Optimizer::new(algo, &m, &[]).unwrap();
             let mut g = c.benchmark_group(group);
-            g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+            g.sample_size(10)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(3));
             g.throughput(Throughput::BytesDecimal(bytes * n));
-            g.bench_function(BenchmarkId::new(func, label), |b| b.iter(|| opt.step(&mut m).unwrap()));
+            g.bench_function(BenchmarkId::new(func, label), |b| {
+                b.iter(|| opt.step(&mut m).unwrap())
+            });
             if func == "cpu" {
                 // The ceiling over the same tensors (momentum buffers of the same sizes).
-                let mut ms: Vec<Vec<f32>> = shapes.iter().map(|(_, s, _)| vec![0.0; s.iter().product()]).collect();
+                let mut ms: Vec<Vec<f32>> = shapes
+                    .iter()
+                    .map(|(_, s, _)| vec![0.0; s.iter().product()])
+                    .collect();
                 let mut vs = ms.clone();
                 g.bench_function(BenchmarkId::new("ceiling", label), |b| {
                     b.iter(|| {
                         let mut jobs = Vec::new();
                         let mut jobs4 = Vec::new();
-                        for (((_, p), mm), vv) in m.0.iter_mut().zip(ms.iter_mut()).zip(vs.iter_mut()) {
+                        for (((_, p), mm), vv) in
+                            m.0.iter_mut().zip(ms.iter_mut()).zip(vs.iter_mut())
+                        {
                             let gr = p.grad.as_ref().unwrap().as_slice::<f32>().unwrap();
                             let th = match p.value.storage_mut() {
                                 kernels::Storage::F32(v) => v.as_mut_slice(),

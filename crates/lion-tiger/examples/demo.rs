@@ -102,13 +102,21 @@ fn mse(y: &Tensor, t: &Tensor) -> (f64, Tensor) {
     let (a, b) = (y.as_slice::<f32>().unwrap(), t.as_slice::<f32>().unwrap());
     let n = a.len() as f32;
     let d: Vec<f32> = a.iter().zip(b).map(|(a, b)| (a - b) / n).collect();
-    let loss = a.iter().zip(b).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / (2.0 * n as f64);
+    let loss = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum::<f64>()
+        / (2.0 * n as f64);
     (loss, Tensor::from_vec(d, y.shape()).unwrap())
 }
 
 fn batch(teacher: &Mlp, step: u64, rows: usize, din: usize) -> (Tensor, Tensor) {
     let mut r = rng(1000 + step);
-    let x: Vec<f32> = randn(&mut r, rows * din).iter().map(|&v| v as f32).collect();
+    let x: Vec<f32> = randn(&mut r, rows * din)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
     let x = Tensor::from_vec(x, &[rows, din]).unwrap();
     let (t, _) = teacher.forward(&x);
     (x, t)
@@ -133,7 +141,10 @@ fn train(algo: Algorithm, k: usize) -> (Vec<f64>, Mlp) {
         let (x, t) = batch(&teacher, s, 64, DIMS[0]);
         let mut total = 0.0;
         for j in 0..k {
-            let (xj, tj) = (rows_of(&x, j * 64 / k, 64 / k), rows_of(&t, j * 64 / k, 64 / k));
+            let (xj, tj) = (
+                rows_of(&x, j * 64 / k, 64 / k),
+                rows_of(&t, j * 64 / k, 64 / k),
+            );
             let (y, caches) = model.forward(&xj);
             let (loss, dy) = mse(&y, &tj);
             total += loss / k as f64;
@@ -145,7 +156,10 @@ fn train(algo: Algorithm, k: usize) -> (Vec<f64>, Mlp) {
 }
 
 fn params(m: &Mlp) -> Vec<f32> {
-    m.named_params().iter().flat_map(|(_, p)| p.value.to_vec::<f32>().unwrap()).collect()
+    m.named_params()
+        .iter()
+        .flat_map(|(_, p)| p.value.to_vec::<f32>().unwrap())
+        .collect()
 }
 
 /// Peak and persistent bytes per parameter for weights + optimizer state + gradients.
@@ -183,22 +197,46 @@ fn memory(algo: Algorithm, release: bool, k: usize) -> (f64, f64) {
 
 fn with_k(a: Algorithm, k: u32) -> Algorithm {
     match a {
-        Algorithm::Lion(c) => Algorithm::Lion(LionConfig { grad_accum_steps: k, ..c }),
-        Algorithm::Tiger(c) => Algorithm::Tiger(TigerConfig { grad_accum_steps: k, ..c }),
-        Algorithm::AdamW(c) => Algorithm::AdamW(AdamWConfig { grad_accum_steps: k, ..c }),
+        Algorithm::Lion(c) => Algorithm::Lion(LionConfig {
+            grad_accum_steps: k,
+            ..c
+        }),
+        Algorithm::Tiger(c) => Algorithm::Tiger(TigerConfig {
+            grad_accum_steps: k,
+            ..c
+        }),
+        Algorithm::AdamW(c) => Algorithm::AdamW(AdamWConfig {
+            grad_accum_steps: k,
+            ..c
+        }),
     }
 }
 
 fn main() {
-    let adamw = Algorithm::AdamW(AdamWConfig { lr: 3e-3, ..Default::default() });
-    let lion = Algorithm::Lion(LionConfig { lr: 3e-4, weight_decay: 0.1, ..Default::default() });
-    let tiger = Algorithm::Tiger(TigerConfig { alpha: 3e-3, ..Default::default() });
-    println!("Teacher-student regression, MLP {DIMS:?}, batch 64, {STEPS} updates, gradient release");
+    let adamw = Algorithm::AdamW(AdamWConfig {
+        lr: 3e-3,
+        ..Default::default()
+    });
+    let lion = Algorithm::Lion(LionConfig {
+        lr: 3e-4,
+        weight_decay: 0.1,
+        ..Default::default()
+    });
+    let tiger = Algorithm::Tiger(TigerConfig {
+        alpha: 3e-3,
+        ..Default::default()
+    });
+    println!(
+        "Teacher-student regression, MLP {DIMS:?}, batch 64, {STEPS} updates, gradient release"
+    );
     let runs = [
         ("AdamW lr 3e-3", train(adamw.clone(), 1)),
         ("Lion lr 3e-4 λ 0.1", train(lion.clone(), 1)),
         ("Tiger α 3e-3", train(tiger.clone(), 1)),
-        ("Tiger α 3e-3, k = 4 × 16", train(with_k(tiger.clone(), 4), 4)),
+        (
+            "Tiger α 3e-3, k = 4 × 16",
+            train(with_k(tiger.clone(), 4), 4),
+        ),
     ];
     print!("{:>6}", "step");
     for (n, _) in &runs {
@@ -214,18 +252,32 @@ fn main() {
     }
     let (big, acc) = (params(&runs[2].1.1), params(&runs[3].1.1));
     let same = big.iter().zip(&acc).filter(|(a, b)| a == b).count();
-    let max_d = big.iter().zip(&acc).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let max_d = big
+        .iter()
+        .zip(&acc)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     println!(
         "Tiger k = 4 vs big batch after {STEPS} updates: {same} of {} parameters identical, max |Δθ| = {max_d:e}",
         big.len()
     );
-    println!("\nMeasured bytes per parameter (weights + optimizer state + gradients, counting allocator;");
+    println!(
+        "\nMeasured bytes per parameter (weights + optimizer state + gradients, counting allocator;"
+    );
     println!("16 Linear 512×512 layers, batch 1; peak includes one layer's transient gradient):");
-    println!("{:<8} {:>22} {:>22} {:>22}", "", "grad buffer, k = 1", "release, k = 1", "release, k = 4");
+    println!(
+        "{:<8} {:>22} {:>22} {:>22}",
+        "", "grad buffer, k = 1", "release, k = 1", "release, k = 4"
+    );
     for (name, a) in [("AdamW", adamw), ("Lion", lion), ("Tiger", tiger)] {
         let (p1, l1) = memory(a.clone(), false, 1);
         let (p2, l2) = memory(a.clone(), true, 1);
         let (p3, l3) = memory(with_k(a, 4), true, 4);
-        println!("{name:<8} {:>22} {:>22} {:>22}", format!("peak {p1:.2} / held {l1:.2}"), format!("peak {p2:.2} / held {l2:.2}"), format!("peak {p3:.2} / held {l3:.2}"));
+        println!(
+            "{name:<8} {:>22} {:>22} {:>22}",
+            format!("peak {p1:.2} / held {l1:.2}"),
+            format!("peak {p2:.2} / held {l2:.2}"),
+            format!("peak {p3:.2} / held {l3:.2}")
+        );
     }
 }

@@ -94,8 +94,8 @@ pub fn tiger_micro_step_ref(
     let t = st.t;
     st.t += 1;
     let (lr_mult, decay_mult, centre) = kind.factors();
-    let first = t % k == 0;
-    let update = (t + 1) % k == 0;
+    let first = t.is_multiple_of(k);
+    let update = (t + 1).is_multiple_of(k);
     if first {
         st.decayed = false;
         st.touched.iter_mut().for_each(|x| *x = false);

@@ -24,7 +24,7 @@ pub(crate) fn lion_decay_mul(cfg: &LionConfig, eta: f64, lambda: f64) -> f64 {
 /// Where a micro-step is within its group of k: (first, update).
 pub(crate) fn phase(t: u64, k: u32) -> (bool, bool) {
     let k = k as u64;
-    (t % k == 0, (t + 1) % k == 0)
+    (t.is_multiple_of(k), (t + 1).is_multiple_of(k))
 }
 
 pub(crate) fn guard_values(g: Guard) -> Option<BadValues> {
@@ -64,7 +64,7 @@ pub(crate) fn micro_step(algo: &Algorithm, slots: &mut [Slot], work: Work<'_>) -
     Ok(())
 }
 
-fn full<'a, F: Float>(m: &'a mut Moment) -> Result<&'a mut [F]> {
+fn full<F: Float>(m: &mut Moment) -> Result<&mut [F]> {
     match m {
         Moment::Full(t) => Ok(t.as_slice_mut::<F>()?),
         Moment::Bf16(_) => Err(Error::Kernel(kernels::Error::Unsupported {

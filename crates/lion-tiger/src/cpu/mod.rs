@@ -82,9 +82,8 @@ pub fn has_bad<F: Float>(g: &[F], what: BadValues) -> bool {
             let mut bad = false;
             match what {
                 BadValues::NonFinite => {
-                    let max = F::max_value();
                     for &x in c {
-                        bad |= !(x.abs() <= max);
+                        bad |= !x.is_finite();
                     }
                 }
                 BadValues::Nan => {
@@ -140,7 +139,10 @@ pub fn same_traffic_ceiling<F: Float>(jobs: &mut [(&mut [F], &mut [F], &[F])]) {
 }
 
 /// The trivial kernel with AdamW's traffic (read θ, g, m, v; write θ, m, v in place).
-pub fn same_traffic_ceiling4<F: Float>(jobs: &mut [(&mut [F], &mut [F], &mut [F], &[F])]) {
+/// One tensor's buffers for [`same_traffic_ceiling4`]: (θ, m, v, g).
+pub type Four<'a, F> = (&'a mut [F], &'a mut [F], &'a mut [F], &'a [F]);
+
+pub fn same_traffic_ceiling4<F: Float>(jobs: &mut [Four<'_, F>]) {
     let mut pieces = Vec::new();
     for (th, m, v, g) in jobs.iter_mut() {
         for (((a, b), c), d) in th

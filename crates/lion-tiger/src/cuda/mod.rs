@@ -114,7 +114,10 @@ fn accumulate(dev: &CudaDevice, s: &mut Slot, g: &CudaStorage, first: bool) -> R
     Ok(pa)
 }
 
-fn upload<T: cudarc::driver::DeviceRepr>(dev: &CudaDevice, v: &[T]) -> Result<cudarc::driver::CudaSlice<T>> {
+fn upload<T: cudarc::driver::DeviceRepr>(
+    dev: &CudaDevice,
+    v: &[T],
+) -> Result<cudarc::driver::CudaSlice<T>> {
     dev.stream().clone_htod(v).map_err(drv("upload table"))
 }
 
@@ -141,7 +144,11 @@ fn lion(dev: &CudaDevice, c: &LionConfig, items: Vec<Item<'_>>) -> Result<()> {
     for (s, th, g) in items {
         let (first, update) = phase(s.t, c.grad_accum_steps);
         s.t += 1;
-        let gp = if c.grad_accum_steps > 1 { accumulate(dev, s, g, first)? } else { ptr(dev, g) };
+        let gp = if c.grad_accum_steps > 1 {
+            accumulate(dev, s, g, first)?
+        } else {
+            ptr(dev, g)
+        };
         if !update {
             continue;
         }
@@ -149,17 +156,39 @@ fn lion(dev: &CudaDevice, c: &LionConfig, items: Vec<Item<'_>>) -> Result<()> {
         let eta = c.lr * s.lr_mult;
         let d = lion_decay_mul(c, eta, c.weight_decay * s.decay);
         let gs = 1.0 / c.grad_accum_steps as f64;
-        t.push([ptr(dev, th), gp, ptr(dev, m_storage(s)?), 0], th.len, [eta as f32, d as f32, gs as f32, 0.0]);
+        t.push(
+            [ptr(dev, th), gp, ptr(dev, m_storage(s)?), 0],
+            th.len,
+            [eta as f32, d as f32, gs as f32, 0.0],
+        );
     }
     if t.blocks() == 0 {
         return Ok(());
     }
     let f = KERNEL.function(dev, "lion_step_f32")?;
-    let (p, l, sc, bs) = (upload(dev, &t.ptrs)?, upload(dev, &t.lens)?, upload(dev, &t.sc)?, upload(dev, &t.bs)?);
+    let (p, l, sc, bs) = (
+        upload(dev, &t.ptrs)?,
+        upload(dev, &t.lens)?,
+        upload(dev, &t.sc)?,
+        upload(dev, &t.bs)?,
+    );
     let nt = t.nt();
-    let (b1, omb1, b2, omb2) = (c.beta1 as f32, (1.0 - c.beta1) as f32, c.beta2 as f32, (1.0 - c.beta2) as f32);
+    let (b1, omb1, b2, omb2) = (
+        c.beta1 as f32,
+        (1.0 - c.beta1) as f32,
+        c.beta2 as f32,
+        (1.0 - c.beta2) as f32,
+    );
     let mut b = dev.stream().launch_builder(&f);
-    b.arg(&p).arg(&l).arg(&sc).arg(&bs).arg(&nt).arg(&b1).arg(&omb1).arg(&b2).arg(&omb2);
+    b.arg(&p)
+        .arg(&l)
+        .arg(&sc)
+        .arg(&bs)
+        .arg(&nt)
+        .arg(&b1)
+        .arg(&omb1)
+        .arg(&b2)
+        .arg(&omb2);
     // SAFETY: every table entry points at live device buffers of the stated lengths.
     unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("lion_step_f32"))?;
     Ok(())
@@ -170,7 +199,11 @@ fn adamw(dev: &CudaDevice, c: &crate::AdamWConfig, items: Vec<Item<'_>>) -> Resu
     for (s, th, g) in items {
         let (first, update) = phase(s.t, c.grad_accum_steps);
         s.t += 1;
-        let gp = if c.grad_accum_steps > 1 { accumulate(dev, s, g, first)? } else { ptr(dev, g) };
+        let gp = if c.grad_accum_steps > 1 {
+            accumulate(dev, s, g, first)?
+        } else {
+            ptr(dev, g)
+        };
         if !update {
             continue;
         }
@@ -179,27 +212,61 @@ fn adamw(dev: &CudaDevice, c: &crate::AdamWConfig, items: Vec<Item<'_>>) -> Resu
         let bc1 = 1.0 - c.beta1.powi(s.updates as i32);
         let bc2 = 1.0 - c.beta2.powi(s.updates as i32);
         let v = tensor_storage(&s.v).ok_or_else(|| unsupported("AdamW v off device"))?;
-        let sc = [(1.0 - lr * c.weight_decay * s.decay) as f32, (lr / bc1) as f32, bc2.sqrt() as f32, (1.0 / c.grad_accum_steps as f64) as f32];
-        t.push([ptr(dev, th), gp, ptr(dev, m_storage(s)?), ptr(dev, v)], th.len, sc);
+        let sc = [
+            (1.0 - lr * c.weight_decay * s.decay) as f32,
+            (lr / bc1) as f32,
+            bc2.sqrt() as f32,
+            (1.0 / c.grad_accum_steps as f64) as f32,
+        ];
+        t.push(
+            [ptr(dev, th), gp, ptr(dev, m_storage(s)?), ptr(dev, v)],
+            th.len,
+            sc,
+        );
     }
     if t.blocks() == 0 {
         return Ok(());
     }
     let f = KERNEL.function(dev, "adamw_step_f32")?;
-    let (p, l, sc, bs) = (upload(dev, &t.ptrs)?, upload(dev, &t.lens)?, upload(dev, &t.sc)?, upload(dev, &t.bs)?);
+    let (p, l, sc, bs) = (
+        upload(dev, &t.ptrs)?,
+        upload(dev, &t.lens)?,
+        upload(dev, &t.sc)?,
+        upload(dev, &t.bs)?,
+    );
     let nt = t.nt();
-    let (b1, omb1, b2, omb2, eps) = (c.beta1 as f32, (1.0 - c.beta1) as f32, c.beta2 as f32, (1.0 - c.beta2) as f32, c.eps as f32);
+    let (b1, omb1, b2, omb2, eps) = (
+        c.beta1 as f32,
+        (1.0 - c.beta1) as f32,
+        c.beta2 as f32,
+        (1.0 - c.beta2) as f32,
+        c.eps as f32,
+    );
     let mut b = dev.stream().launch_builder(&f);
-    b.arg(&p).arg(&l).arg(&sc).arg(&bs).arg(&nt).arg(&b1).arg(&omb1).arg(&b2).arg(&omb2).arg(&eps);
+    b.arg(&p)
+        .arg(&l)
+        .arg(&sc)
+        .arg(&bs)
+        .arg(&nt)
+        .arg(&b1)
+        .arg(&omb1)
+        .arg(&b2)
+        .arg(&omb2)
+        .arg(&eps);
     // SAFETY: every table entry points at live device buffers of the stated lengths.
     unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("adamw_step_f32"))?;
     Ok(())
 }
 
 fn flags(dev: &CudaDevice, c: &TigerConfig, items: &[Item<'_>]) -> Result<Vec<bool>> {
-    let Some(what) = guard_values(c.guard) else { return Ok(vec![false; items.len()]) };
+    let Some(what) = guard_values(c.guard) else {
+        return Ok(vec![false; items.len()]);
+    };
     let nan_only = (what == crate::cpu::BadValues::Nan) as i32;
-    let mut fl = dev.stream().alloc_zeros::<i32>(items.len().max(1)).map_err(drv("flags"))?;
+    let mut fl = dev
+        .stream()
+        .alloc_zeros::<i32>(items.len().max(1))
+        .map_err(drv("flags"))?;
     let f = KERNEL.function(dev, "nonfinite_f32")?;
     for (i, (_, _, g)) in items.iter().enumerate() {
         let n = g.len as u64;
@@ -230,7 +297,12 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
             s.guard_events += 1;
             s.sum_sq = None;
             let f = KERNEL.function(dev, "shrink_f32")?;
-            let (p, n, cc, r) = (ptr(dev, th), th.len as u64, s.centre as f32, c.shrink_ratio as f32);
+            let (p, n, cc, r) = (
+                ptr(dev, th),
+                th.len as u64,
+                s.centre as f32,
+                c.shrink_ratio as f32,
+            );
             let mut b = dev.stream().launch_builder(&f);
             b.arg(&p).arg(&n).arg(&cc).arg(&r);
             // SAFETY: th holds n f32 values.
@@ -238,7 +310,13 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
             slots.push(s);
             continue;
         }
-        let b1 = if c.reference_mode { if first { c.beta } else { 1.0 } } else if s.decayed { 1.0 } else { c.beta };
+        let b1 = if c.reference_mode {
+            if first { c.beta } else { 1.0 }
+        } else if s.decayed {
+            1.0
+        } else {
+            c.beta
+        };
         s.decayed = true;
         if update {
             s.updates += 1;
@@ -253,7 +331,17 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
             let (b1f, incf, up) = (b1 as f32, inc as f32, update as i32);
             let floor = c.rms_floor;
             let mut b = dev.stream().launch_builder(&f);
-            b.arg(&pt).arg(&pg).arg(&pm).arg(&rows).arg(&d).arg(&b1f).arg(&incf).arg(&up).arg(&alpha).arg(&lambda).arg(&floor);
+            b.arg(&pt)
+                .arg(&pg)
+                .arg(&pm)
+                .arg(&rows)
+                .arg(&d)
+                .arg(&b1f)
+                .arg(&incf)
+                .arg(&up)
+                .arg(&alpha)
+                .arg(&lambda)
+                .arg(&floor);
             let grid = (rows as u32).clamp(1, dev.sm_count() * 8);
             // SAFETY: th, g, m hold rows·d f32 values.
             unsafe { b.launch(cfg(grid)) }.map_err(drv("tiger_rows_f32"))?;
@@ -272,7 +360,11 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
         };
         let start = t.blocks();
         let eta_sc = if update { eta as f32 } else { -1.0 };
-        t.push([ptr(dev, th), ptr(dev, g), ptr(dev, m_storage(s)?), 0], th.len, [b1 as f32, inc as f32, eta_sc, (1.0 - eta * lambda) as f32]);
+        t.push(
+            [ptr(dev, th), ptr(dev, g), ptr(dev, m_storage(s)?), 0],
+            th.len,
+            [b1 as f32, inc as f32, eta_sc, (1.0 - eta * lambda) as f32],
+        );
         caches.push((start, t.blocks(), matrix && update, idx));
         slots.push(s);
     }
@@ -280,14 +372,30 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
         return Ok(());
     }
     let f = KERNEL.function(dev, "tiger_step_f32")?;
-    let (p, l, sc, bs) = (upload(dev, &t.ptrs)?, upload(dev, &t.lens)?, upload(dev, &t.sc)?, upload(dev, &t.bs)?);
-    let mut partial = dev.stream().alloc_zeros::<f64>(t.blocks() as usize).map_err(drv("partials"))?;
+    let (p, l, sc, bs) = (
+        upload(dev, &t.ptrs)?,
+        upload(dev, &t.lens)?,
+        upload(dev, &t.sc)?,
+        upload(dev, &t.bs)?,
+    );
+    let mut partial = dev
+        .stream()
+        .alloc_zeros::<f64>(t.blocks() as usize)
+        .map_err(drv("partials"))?;
     let nt = t.nt();
     let mut b = dev.stream().launch_builder(&f);
-    b.arg(&p).arg(&l).arg(&sc).arg(&bs).arg(&nt).arg(&mut partial);
+    b.arg(&p)
+        .arg(&l)
+        .arg(&sc)
+        .arg(&bs)
+        .arg(&nt)
+        .arg(&mut partial);
     // SAFETY: every table entry points at live device buffers; partial has one f64 per block.
     unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("tiger_step_f32"))?;
-    let host = dev.stream().clone_dtoh(&partial).map_err(drv("partials to host"))?;
+    let host = dev
+        .stream()
+        .clone_dtoh(&partial)
+        .map_err(drv("partials to host"))?;
     for (a, e, set, idx) in caches {
         if set {
             slots[idx].sum_sq = Some(host[a as usize..e as usize].iter().sum());
@@ -303,7 +411,11 @@ trait ToHost {
 
 impl ToHost for CudaStorage {
     fn to_host_vec(&self) -> Result<Vec<f32>> {
-        let mut v = self.device.stream().clone_dtoh(&self.slice).map_err(drv("to host"))?;
+        let mut v = self
+            .device
+            .stream()
+            .clone_dtoh(&self.slice)
+            .map_err(drv("to host"))?;
         v.truncate(self.len);
         Ok(v)
     }

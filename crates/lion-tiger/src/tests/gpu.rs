@@ -9,7 +9,12 @@ fn to_device(b: &Bag, dev: &kernels::Device) -> Bag {
         params: b
             .params
             .iter()
-            .map(|(n, p)| (n.clone(), nn::Param::new(p.value.to_device(dev).unwrap(), p.role)))
+            .map(|(n, p)| {
+                (
+                    n.clone(),
+                    nn::Param::new(p.value.to_device(dev).unwrap(), p.role),
+                )
+            })
             .collect(),
     }
 }

@@ -1,5 +1,6 @@
 //! Unit and property tests (spec §8). Oracle fixtures live in `tests/oracle.rs`.
 
+mod distributed;
 mod errors;
 mod gpu;
 mod properties;

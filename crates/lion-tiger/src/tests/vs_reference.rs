@@ -112,7 +112,7 @@ fn tiger_vs_ref(cfg: TigerConfig, steps: u64, nan_at: &[(u64, usize)]) -> (Bag, 
         let mut g = grads(SPECS, 300 + t, 0.5);
         // Sparse embedding gradients: only some rows are looked up.
         for r in 0..11 {
-            if (r + t as usize) % 3 != 0 {
+            if !(r + t as usize).is_multiple_of(3) {
                 g[1][r * 5..(r + 1) * 5].iter_mut().for_each(|x| *x = 0.0);
             }
         }
@@ -188,7 +188,7 @@ fn tiger_f32_matches_reference_up_to_sign_flips() {
     for t in 0..20 {
         let mut g = grads(SPECS, 300 + t, 0.5);
         for r in 0..11 {
-            if (r + t as usize) % 3 != 0 {
+            if !(r + t as usize).is_multiple_of(3) {
                 g[1][r * 5..(r + 1) * 5].iter_mut().for_each(|x| *x = 0.0);
             }
         }
