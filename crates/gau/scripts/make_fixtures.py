@@ -45,6 +45,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 torch.set_default_dtype(torch.float64)
+torch.set_num_threads(1)  # fixed reduction order: the fixtures are reproducible bit for bit
+torch.manual_seed(0)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
 
 from flash_pytorch import FLASH, GAU  # noqa: E402
@@ -98,7 +100,7 @@ def check_f64(m):
 def save(name, tensors, meta):
     path = os.path.join(OUT, name + ".safetensors")
     save_file({k: v.contiguous().to(torch.float64) for k, v in tensors.items()}, path,
-              metadata={k: str(v) for k, v in meta.items()})
+              metadata={"config": " ".join(f"{k}={v}" for k, v in meta.items())})
     print(f"{path}: {os.path.getsize(path)} bytes")
 
 
