@@ -6,11 +6,11 @@
 //!   caller's causal flag (lower-triangular inside the chunk). Any [`crate::Normalization`] can
 //!   be used; lengths (`l_i`, `n_k`, the valid count) are those of the chunk, so
 //!   `Relu2Paper { denom: PaddedLen }` at scale 1 is `relu(q·k/c)²`, flash-pytorch's local term.
-//! * **global**: linear attention across chunks (module [`super::global`]), non-causal over
+//! * **global**: linear attention across chunks (see [`GlobalDenom`]), non-causal over
 //!   all chunks or causal over the preceding ones, normalised per [`GlobalDenom`].
 //!
 //! Backward: the core's backward on the chunks for `(dQq, dKq, dV_local)` and the global
-//! backward of [`super::global`] for `(dQl, dKl, dV_global)`; `dV` is their sum.
+//! backward (module docs of `flash`) for `(dQl, dKl, dV_global)`; `dV` is their sum.
 
 use super::global::{self, GlobalDenom, GlobalShape};
 use crate::core::{AttentionCore, CoreCache};
@@ -49,7 +49,13 @@ pub struct MixedChunkGrads {
 }
 
 /// `(b, n, s, e)` after checking the shapes, kinds and host storage.
-fn dims(qq: &Tensor, kq: &Tensor, ql: &Tensor, kl: &Tensor, v: &Tensor) -> Result<[usize; 4]> {
+pub(crate) fn dims(
+    qq: &Tensor,
+    kq: &Tensor,
+    ql: &Tensor,
+    kl: &Tensor,
+    v: &Tensor,
+) -> Result<[usize; 4]> {
     const WHAT: &str = "mixed chunk attention";
     for t in [kq, ql, kl, v] {
         qq.expect_same_kind(WHAT, t)?;

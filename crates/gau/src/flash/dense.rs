@@ -10,11 +10,12 @@
 //! Per row, the local normalisation sees the row's chunk as its whole key sequence: `l_i` the
 //! visible keys there, `n_k = c`, the valid count = real keys of the chunk.
 
-use super::chunked::{MixedChunkAttention, key_validity};
+use super::chunked::{MixedChunkAttention, dims, key_validity};
 use super::global::GlobalShape;
 use crate::mask::Mask;
 use crate::norm::Form;
 use crate::{Error, Result};
+use kernels::DType;
 use kernels::Tensor;
 
 /// `C [b, n, e]` by the dense form (module docs). f64 CPU tensors only; shapes as
@@ -28,22 +29,18 @@ pub fn mixed_chunk_dense(
     v: &Tensor,
     mask: &Mask,
 ) -> Result<Tensor> {
-    let [b, n, s] = match *qq.shape() {
-        [b, n, s] => [b, n, s],
-        _ => {
-            return Err(Error::ShapeMismatch {
-                what: "mixed_chunk_dense: q_quad",
-                expected: vec![0, 0, 0],
-                got: qq.shape().to_vec(),
-            });
-        }
-    };
-    let e = v.shape()[2];
+    let [b, n, s, e] = dims(qq, kq, ql, kl, v)?;
     let c = att.chunk;
     if c == 0 {
         return Err(Error::InvalidConfig("chunk size must be > 0".into()));
     }
     att.local.norm.validate()?;
+    if qq.dtype() != DType::F64 {
+        return Err(Error::Unsupported {
+            what: "mixed_chunk_dense",
+            reason: "the dense reference runs in f64 only".into(),
+        });
+    }
     let real = key_validity(mask, b, n)?;
     let (qq, kq, ql, kl, v) = (
         qq.to_vec::<f64>()?,
