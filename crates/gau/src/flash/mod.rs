@@ -29,6 +29,8 @@
 //! Both causal passes keep one running `s × e` state, so memory does not grow with `G`.
 
 mod chunked;
+#[cfg(test)]
+mod chunked_tests;
 mod dense;
 mod global;
 mod layer;
