@@ -12,6 +12,7 @@ pub mod estimators;
 pub mod simulator;
 pub mod error;
 pub mod fit;
+pub mod model_probe;
 pub mod moments;
 pub mod one_step;
 pub mod quadrature;
