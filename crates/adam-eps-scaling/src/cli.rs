@@ -261,6 +261,9 @@ pub fn run_simulate(a: &SimArgs) -> Result<String, CliError> {
     let model = LinearRegression::new(a.d, a.noise, a.seed)?;
     let w0 = vec![0.0; a.d];
     let st = model.grad_stats(&w0)?;
+    // The target state: the initial error scaled down to the target loss.
+    let wt: Vec<f64> = w0.iter().zip(&model.w_star).map(|(w, s)| s + a.fraction.sqrt() * (w - s)).collect();
+    let st_t = model.grad_stats(&wt)?;
     let hh = model.hessian();
     let lrs = log_grid(a.lr_min, a.lr_max, a.lrs);
     let opts = [(Optimizer::Sgd, Rule::Sgd), (Optimizer::Sign, Rule::Sign), (Optimizer::SoftSign(a.eps), Rule::SoftSign { eps: a.eps })];
@@ -283,7 +286,9 @@ pub fn run_simulate(a: &SimArgs) -> Result<String, CliError> {
             }
         }
         let theory = bs.iter().map(|&b| Ok((b, one_step(rule, &st, &hh, b, &Moments::Exact)?.eta_star))).collect::<Result<Vec<_>, LawError>>()?;
-        series.push(Series { label: format!("{} one-step theory", rule.label()), points: theory, style: Style::Line, color: k });
+        let theory_t = bs.iter().map(|&b| Ok((b, one_step(rule, &st_t, &hh, b, &Moments::Exact)?.eta_star))).collect::<Result<Vec<_>, LawError>>()?;
+        series.push(Series { label: format!("{} one-step η* at start", rule.label()), points: theory, style: Style::Line, color: k });
+        series.push(Series { label: format!("{} one-step η* at target loss", rule.label()), points: theory_t, style: Style::Dashed, color: k });
         series.push(Series { label: format!("{} simulated best lr", rule.label()), points: sim, style: Style::Points, color: k });
     }
     pb.finish_and_clear();

@@ -18,8 +18,15 @@ const CLIP_CLOSED_FORM_MIN_B: f64 = 1e-2;
 #[inline]
 pub fn sign_exact_mv(a: f64) -> (f64, f64) {
     let x = a.abs() * std::f64::consts::FRAC_1_SQRT_2;
-    let e = libm::erf(x);
-    (if a < 0.0 { -e } else { e }, libm::erfc(x) * (1.0 + e))
+    // One special-function call: erf where m is small, erfc where 1 − m² would cancel.
+    let (e, v) = if x < 0.5 {
+        let e = libm::erf(x);
+        (e, 1.0 - e * e)
+    } else {
+        let c = libm::erfc(x);
+        (1.0 - c, c * (2.0 - c))
+    };
+    (if a < 0.0 { -e } else { e }, v)
 }
 
 fn shape_of(rule: &Rule) -> Shape {

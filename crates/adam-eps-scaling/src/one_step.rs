@@ -57,6 +57,21 @@ pub fn num_den<H: Curvature + ?Sized>(st: &GradStats, h: &H, m: &[f64], v: &[f64
 /// The one-step optimum at batch size `b` (`f64::INFINITY`: the large-batch limit).
 pub fn one_step<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f64, how: &Moments) -> Result<OneStep> {
     check_dims(st, h)?;
+    if let Some(d) = h.as_diag() {
+        // Diagonal H: T = Σ (v_i + m_i²) H_ii, fused in one allocation-free parallel pass.
+        rule.validate()?;
+        check_batch(b)?;
+        st.validate()?;
+        let (num, den) = (0..st.len())
+            .into_par_iter()
+            .with_min_len(2048)
+            .map(|i| {
+                let (m, v) = crate::moments::coordinate_mv(rule, st.g[i], st.sigma2[i], b, how, i as u64);
+                (m * st.g[i], (v + m * m) * d[i])
+            })
+            .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1));
+        return OneStep::from_parts(num, den);
+    }
     let (m, v) = update_moments_mv(rule, st, b, how)?;
     let (num, den) = num_den(st, h, &m, &v);
     OneStep::from_parts(num, den)

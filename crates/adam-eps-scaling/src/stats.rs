@@ -76,6 +76,10 @@ pub trait Curvature: Sync {
     fn trace(&self) -> f64 {
         self.diag().iter().sum()
     }
+    /// The diagonal without a copy when H is diagonal (enables the fused, allocation-free path).
+    fn as_diag(&self) -> Option<&[f64]> {
+        None
+    }
 }
 
 /// Diagonal H.
@@ -100,6 +104,9 @@ impl DiagH {
 impl Curvature for DiagH {
     fn dim(&self) -> usize {
         self.0.len()
+    }
+    fn as_diag(&self) -> Option<&[f64]> {
+        Some(&self.0)
     }
     fn diag(&self) -> Vec<f64> {
         self.0.clone()
