@@ -31,6 +31,7 @@
 
 pub mod core;
 mod error;
+pub mod findings;
 pub mod flash;
 pub mod layer;
 pub mod mask;

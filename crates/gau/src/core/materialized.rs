@@ -102,6 +102,22 @@ fn host_op(
     }
 }
 
+/// `(X, A)`: the raw scores `X = QKᵀ` and `A = Normalise(X)`, both `[b, n_q, n_k]`.
+pub(super) fn probabilities(
+    q: &Tensor,
+    k: &Tensor,
+    plan: &RowPlan,
+    form: Form,
+) -> Result<(Tensor, Tensor)> {
+    let scores = matmul(q, k, false, true)?;
+    let probs = host_op(
+        &scores,
+        |x| normalise(x, plan, form),
+        |x| normalise(x, plan, form),
+    )?;
+    Ok((scores, probs))
+}
+
 pub(super) fn forward(
     q: &Tensor,
     k: &Tensor,
@@ -109,12 +125,7 @@ pub(super) fn forward(
     plan: &RowPlan,
     form: Form,
 ) -> Result<(Tensor, CoreCache)> {
-    let scores = matmul(q, k, false, true)?;
-    let probs = host_op(
-        &scores,
-        |x| normalise(x, plan, form),
-        |x| normalise(x, plan, form),
-    )?;
+    let (scores, probs) = probabilities(q, k, plan, form)?;
     let c = matmul(&probs, v, false, false)?;
     Ok((c, CoreCache::Materialized { scores, probs }))
 }

@@ -199,6 +199,17 @@ impl AttentionCore {
         }
     }
 
+    /// The attention matrix `A = Normalise(c·QKᵀ, mask)`, `[b, n_q, n_k]`, materialised (for
+    /// inspection: entropies, the findings of spec §7). `q [b, n_q, s]`, `k [b, n_k, s]`.
+    ///
+    /// Errors: as [`AttentionCore::forward`].
+    pub fn probabilities(&self, q: &Tensor, k: &Tensor, mask: &Mask) -> Result<Tensor> {
+        let v = k.try_clone()?;
+        let d = dims(q, k, &v)?;
+        let plan = self.plan(mask, &d)?;
+        Ok(materialized::probabilities(q, k, &plan, self.norm.form())?.1)
+    }
+
     /// Gradients `(dQ, dK, dV)` for the cotangent `dc [b, n_q, e]` (module docs). The cache must
     /// come from this core's forward on the same `q`, `k`, `v` and `mask`.
     pub fn backward(
