@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 fn instance(n: usize) -> (GradStats, DiagH) {
     let mut rng = StdRng::seed_from_u64(1);
     let u = Uniform::new(0.5, 2.0).unwrap();
-    let g: Vec<f64> = (0..n).map(|_| 1e-3 * Distribution::<f64>::sample(&StandardNormal, &mut rng)).collect();
+    let g: Vec<f64> = (0..n)
+        .map(|_| 1e-3 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+        .collect();
     let s2: Vec<f64> = (0..n).map(|_| 9e-4 * u.sample(&mut rng)).collect();
     let h: Vec<f64> = (0..n).map(|_| u.sample(&mut rng)).collect();
     (GradStats::new(g, s2).unwrap(), DiagH(h))
@@ -35,24 +37,50 @@ fn bench(c: &mut Criterion) {
     for (name, rule, how) in [
         ("sgd", Rule::Sgd, Moments::Exact),
         ("sign_exact", Rule::Sign, Moments::Exact),
-        ("softsign_su2024", Rule::SoftSign { eps: 1e-3 }, Moments::Su2024),
-        ("softsign_mf2025", Rule::SoftSign { eps: 1e-3 }, Moments::MeanField2025),
-        ("adamdiv_su2024", Rule::AdamDiv { eps: 1e-3 }, Moments::Su2024),
+        (
+            "softsign_su2024",
+            Rule::SoftSign { eps: 1e-3 },
+            Moments::Su2024,
+        ),
+        (
+            "softsign_mf2025",
+            Rule::SoftSign { eps: 1e-3 },
+            Moments::MeanField2025,
+        ),
+        (
+            "adamdiv_su2024",
+            Rule::AdamDiv { eps: 1e-3 },
+            Moments::Su2024,
+        ),
     ] {
-        grp.bench_function(format!("{name}/cpu_t{threads}/n{n}_b50"), |b| b.iter(|| all_ok(sweep(&rule, &st, &h, black_box(&batches), &how))));
+        grp.bench_function(format!("{name}/cpu_t{threads}/n{n}_b50"), |b| {
+            b.iter(|| all_ok(sweep(&rule, &st, &h, black_box(&batches), &how)))
+        });
     }
     let small = 100_000;
     let (st_s, h_s) = instance(small);
     grp.throughput(Throughput::Elements((small * batches.len()) as u64));
     grp.measurement_time(Duration::from_secs(20));
     grp.bench_function(format!("adamdiv_exact/cpu_t{threads}/n{small}_b50"), |b| {
-        b.iter(|| all_ok(sweep(&Rule::AdamDiv { eps: 1e-3 }, &st_s, &h_s, black_box(&batches), &Moments::Exact)))
+        b.iter(|| {
+            all_ok(sweep(
+                &Rule::AdamDiv { eps: 1e-3 },
+                &st_s,
+                &h_s,
+                black_box(&batches),
+                &Moments::Exact,
+            ))
+        })
     });
     grp.finish();
     for rule in [Rule::AdamDiv { eps: 1e-3 }, Rule::SoftSign { eps: 1e-3 }] {
         let t = Instant::now();
         let ok = all_ok(sweep(&rule, &st, &h, &batches, &Moments::Exact));
-        println!("{}_exact/cpu_t{threads}/n{n}_b50 (single run): {:.2} s, {ok} results", rule.label(), t.elapsed().as_secs_f64());
+        println!(
+            "{}_exact/cpu_t{threads}/n{n}_b50 (single run): {:.2} s, {ok} results",
+            rule.label(),
+            t.elapsed().as_secs_f64()
+        );
     }
 }
 

@@ -25,10 +25,13 @@ pub fn clip_closed_moments(a: f64, b: f64) -> (f64, f64) {
     let em = libm::erf((a - b) * FRAC_1_SQRT_2);
     let m = 0.5 * (ep + em)
         + a / (2.0 * b) * (ep - em)
-        + ((-0.5 * (a + b) * (a + b)).exp() - (-0.5 * (a - b) * (a - b)).exp()) / (b * (2.0 * PI).sqrt());
+        + ((-0.5 * (a + b) * (a + b)).exp() - (-0.5 * (a - b) * (a - b)).exp())
+            / (b * (2.0 * PI).sqrt());
     let q = phi_cdf(a - b)
         + phi_cdf(-a - b)
-        + ((1.0 + a * a) * (phi_cdf(b - a) - phi_cdf(-b - a)) - (a + b) * phi_pdf(a - b) - (b - a) * phi_pdf(a + b))
+        + ((1.0 + a * a) * (phi_cdf(b - a) - phi_cdf(-b - a))
+            - (a + b) * phi_pdf(a - b)
+            - (b - a) * phi_pdf(a + b))
             / (b * b);
     (m, q)
 }
@@ -64,7 +67,12 @@ pub struct SoftSignMeanField {
 
 impl SoftSignMeanField {
     /// Summaries from statistics (`ε = 0` gives [`crate::signsgd::SignMeanField`]'s values).
-    pub fn from_stats<H: Curvature + ?Sized>(st: &GradStats, h: &H, eps: f64, variant: MeanFieldVariant) -> Result<Self> {
+    pub fn from_stats<H: Curvature + ?Sized>(
+        st: &GradStats,
+        h: &H,
+        eps: f64,
+        variant: MeanFieldVariant,
+    ) -> Result<Self> {
         st.validate()?;
         check_dims(st, h)?;
         if !(eps.is_finite() && eps >= 0.0) {
@@ -86,13 +94,22 @@ impl SoftSignMeanField {
     pub fn from_summaries(ug: f64, uhu: f64, trace_h: f64, c: f64) -> Result<Self> {
         for (what, v) in [("ug", ug), ("uhu", uhu), ("trace_h", trace_h), ("c", c)] {
             if !v.is_finite() {
-                return Err(LawError::NonFinite { what, index: 0, value: v });
+                return Err(LawError::NonFinite {
+                    what,
+                    index: 0,
+                    value: v,
+                });
             }
         }
         if trace_h <= 0.0 || c < 0.0 {
             return Err(LawError::InvalidArgument("need tr H > 0 and c ≥ 0".into()));
         }
-        Ok(SoftSignMeanField { ug, uhu, trace_h, c })
+        Ok(SoftSignMeanField {
+            ug,
+            uhu,
+            trace_h,
+            c,
+        })
     }
 
     /// `P = uᵀHu − D`.
@@ -151,7 +168,11 @@ pub fn large_eps_limit_su2024<H: Curvature + ?Sized>(st: &GradStats, h: &H, b: f
 }
 
 /// Su 2024's global-κ ε → ∞ limit: `|g|²/(gᵀHg + π σ̄² D/(2B))`, `σ̄² = trΣ/N`.
-pub fn large_eps_limit_su2024_global<H: Curvature + ?Sized>(st: &GradStats, h: &H, b: f64) -> Result<f64> {
+pub fn large_eps_limit_su2024_global<H: Curvature + ?Sized>(
+    st: &GradStats,
+    h: &H,
+    b: f64,
+) -> Result<f64> {
     st.validate()?;
     check_dims(st, h)?;
     let sbar2 = st.trace_sigma() / st.len() as f64;

@@ -160,7 +160,9 @@ impl StatsArgs {
                 return Err(CliError::Usage("--uniform takes N,g,sigma2".into()));
             };
             if !(n >= 1.0 && n.fract() == 0.0) {
-                return Err(CliError::Usage(format!("--uniform N must be a positive integer, got {n}")));
+                return Err(CliError::Usage(format!(
+                    "--uniform N must be a positive integer, got {n}"
+                )));
             }
             (GradStats::uniform(n as usize, g, s2)?, n as usize)
         } else if !self.g.is_empty() {
@@ -168,16 +170,22 @@ impl StatsArgs {
             let n = s.len();
             (s, n)
         } else {
-            return Err(CliError::Usage("give --stats FILE, --g/--sigma2 or --uniform".into()));
+            return Err(CliError::Usage(
+                "give --stats FILE, --g/--sigma2 or --uniform".into(),
+            ));
         };
-        let h = if self.h_diag.is_empty() { DiagH::scaled_identity(n, 1.0) } else { DiagH::new(self.h_diag.clone())? };
+        let h = if self.h_diag.is_empty() {
+            DiagH::scaled_identity(n, 1.0)
+        } else {
+            DiagH::new(self.h_diag.clone())?
+        };
         Ok(Dump { stats, h })
     }
 }
 
 fn rule_for(kind: RuleKind, eps: f64) -> Rule {
     match (kind, eps) {
-        (_, e) if e == 0.0 => Rule::Sign,
+        (_, 0.0) => Rule::Sign,
         (RuleKind::SoftSign, eps) => Rule::SoftSign { eps },
         (RuleKind::AdamDiv, eps) => Rule::AdamDiv { eps },
         (RuleKind::Clip, eps) => Rule::Clip { eps },
@@ -195,7 +203,10 @@ fn moments_list(k: MomentsKind) -> Vec<Moments> {
 
 fn bar(n: u64) -> ProgressBar {
     let pb = ProgressBar::new(n);
-    pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     pb
 }
 
@@ -243,16 +254,36 @@ pub fn run_plot(a: &PlotArgs) -> Result<String, CliError> {
             })
             .collect()
     };
-    series.push(Series { label: "SGD (exact)".into(), points: curve(Rule::Sgd, Moments::Exact)?, style: Style::Line, color: 0 });
+    series.push(Series {
+        label: "SGD (exact)".into(),
+        points: curve(Rule::Sgd, Moments::Exact)?,
+        style: Style::Line,
+        color: 0,
+    });
     for (k, &eps) in a.table.eps.iter().enumerate() {
         let rule = rule_for(a.table.rule, eps);
         for how in &list {
-            let style = if *how == Moments::Exact { Style::Line } else { Style::Dashed };
-            series.push(Series { label: format!("{} [{}]", rule.label(), how.label()), points: curve(rule, *how)?, style, color: k + 1 });
+            let style = if *how == Moments::Exact {
+                Style::Line
+            } else {
+                Style::Dashed
+            };
+            series.push(Series {
+                label: format!("{} [{}]", rule.label(), how.label()),
+                points: curve(rule, *how)?,
+                style,
+                color: k + 1,
+            });
         }
     }
     pb.finish_and_clear();
-    plot_log_log(&a.out, "one-step optimal learning rate η*(B)", "batch size B", "η*", &series)?;
+    plot_log_log(
+        &a.out,
+        "one-step optimal learning rate η*(B)",
+        "batch size B",
+        "η*",
+        &series,
+    )?;
     Ok(format!("wrote {}\n", a.out.display()))
 }
 
@@ -262,39 +293,95 @@ pub fn run_simulate(a: &SimArgs) -> Result<String, CliError> {
     let w0 = vec![0.0; a.d];
     let st = model.grad_stats(&w0)?;
     // The target state: the initial error scaled down to the target loss.
-    let wt: Vec<f64> = w0.iter().zip(&model.w_star).map(|(w, s)| s + a.fraction.sqrt() * (w - s)).collect();
+    let wt: Vec<f64> = w0
+        .iter()
+        .zip(&model.w_star)
+        .map(|(w, s)| s + a.fraction.sqrt() * (w - s))
+        .collect();
     let st_t = model.grad_stats(&wt)?;
     let hh = model.hessian();
     let lrs = log_grid(a.lr_min, a.lr_max, a.lrs);
-    let opts = [(Optimizer::Sgd, Rule::Sgd), (Optimizer::Sign, Rule::Sign), (Optimizer::SoftSign(a.eps), Rule::SoftSign { eps: a.eps })];
+    let opts = [
+        (Optimizer::Sgd, Rule::Sgd),
+        (Optimizer::Sign, Rule::Sign),
+        (Optimizer::SoftSign(a.eps), Rule::SoftSign { eps: a.eps }),
+    ];
     let pb = bar((opts.len() * a.batches.len() * lrs.len()) as u64);
-    let (bmin, bmax) = (*a.batches.iter().min().unwrap_or(&1) as f64, *a.batches.iter().max().unwrap_or(&1) as f64);
+    let (bmin, bmax) = (
+        *a.batches.iter().min().unwrap_or(&1) as f64,
+        *a.batches.iter().max().unwrap_or(&1) as f64,
+    );
     let bs = log_grid(bmin, bmax, 50);
     let mut out = String::from("optimizer          B      best lr    steps   theory η*(B) at w0\n");
     let mut series = Vec::new();
     for (k, (opt, rule)) in opts.iter().enumerate() {
-        let sweep = MultiStepSweep { optimizer: *opt, lrs: lrs.clone(), batches: a.batches.clone(), seeds: a.seeds,
-            protocol: Protocol::StepsToTarget { fraction: a.fraction, max_steps: a.max_steps } };
+        let sweep = MultiStepSweep {
+            optimizer: *opt,
+            lrs: lrs.clone(),
+            batches: a.batches.clone(),
+            seeds: a.seeds,
+            protocol: Protocol::StepsToTarget {
+                fraction: a.fraction,
+                max_steps: a.max_steps,
+            },
+        };
         let pts = sweep.run(&model, &w0, &|| pb.inc(1))?;
         let mut sim = Vec::new();
         for p in &pts {
             let th = one_step(rule, &st, &hh, p.batch as f64, &Moments::Exact)?.eta_star;
-            out += &format!("{:<16} {:>5} {:>10} {:>8} {:>12.4}\n", rule.label(), p.batch,
-                p.best_lr.map_or("-".into(), |l| format!("{l:.4}")), p.steps.map_or("-".into(), |s| s.to_string()), th);
+            out += &format!(
+                "{:<16} {:>5} {:>10} {:>8} {:>12.4}\n",
+                rule.label(),
+                p.batch,
+                p.best_lr.map_or("-".into(), |l| format!("{l:.4}")),
+                p.steps.map_or("-".into(), |s| s.to_string()),
+                th
+            );
             if let Some(l) = p.best_lr {
                 sim.push((p.batch as f64, l));
             }
         }
-        let theory = bs.iter().map(|&b| Ok((b, one_step(rule, &st, &hh, b, &Moments::Exact)?.eta_star))).collect::<Result<Vec<_>, LawError>>()?;
-        let theory_t = bs.iter().map(|&b| Ok((b, one_step(rule, &st_t, &hh, b, &Moments::Exact)?.eta_star))).collect::<Result<Vec<_>, LawError>>()?;
-        series.push(Series { label: format!("{} one-step η* at start", rule.label()), points: theory, style: Style::Line, color: k });
-        series.push(Series { label: format!("{} one-step η* at target loss", rule.label()), points: theory_t, style: Style::Dashed, color: k });
-        series.push(Series { label: format!("{} simulated best lr", rule.label()), points: sim, style: Style::Points, color: k });
+        let theory = bs
+            .iter()
+            .map(|&b| Ok((b, one_step(rule, &st, &hh, b, &Moments::Exact)?.eta_star)))
+            .collect::<Result<Vec<_>, LawError>>()?;
+        let theory_t = bs
+            .iter()
+            .map(|&b| Ok((b, one_step(rule, &st_t, &hh, b, &Moments::Exact)?.eta_star)))
+            .collect::<Result<Vec<_>, LawError>>()?;
+        series.push(Series {
+            label: format!("{} one-step η* at start", rule.label()),
+            points: theory,
+            style: Style::Line,
+            color: k,
+        });
+        series.push(Series {
+            label: format!("{} one-step η* at target loss", rule.label()),
+            points: theory_t,
+            style: Style::Dashed,
+            color: k,
+        });
+        series.push(Series {
+            label: format!("{} simulated best lr", rule.label()),
+            points: sim,
+            style: Style::Points,
+            color: k,
+        });
     }
     pb.finish_and_clear();
     if let Some(p) = &a.plot {
-        plot_log_log(p, &format!("linear regression d={}, ν={}: best lr (steps to {}% loss) vs one-step η*", a.d, a.noise, a.fraction * 100.0),
-            "batch size B", "learning rate", &series)?;
+        plot_log_log(
+            p,
+            &format!(
+                "linear regression d={}, ν={}: best lr (steps to {}% loss) vs one-step η*",
+                a.d,
+                a.noise,
+                a.fraction * 100.0
+            ),
+            "batch size B",
+            "learning rate",
+            &series,
+        )?;
         out += &format!("wrote {}\n", p.display());
     }
     Ok(out)

@@ -24,16 +24,29 @@ struct JsonDump {
     per_example: Option<Vec<Vec<f64>>>,
 }
 
-fn assemble(g: Option<Vec<f64>>, s2: Option<Vec<f64>>, h: Option<Vec<f64>>, rows: Option<Vec<Vec<f64>>>) -> Result<Dump, DumpError> {
+fn assemble(
+    g: Option<Vec<f64>>,
+    s2: Option<Vec<f64>>,
+    h: Option<Vec<f64>>,
+    rows: Option<Vec<Vec<f64>>>,
+) -> Result<Dump, DumpError> {
     let stats = match (g, s2, rows) {
         (Some(g), Some(s2), None) => GradStats::new(g, s2)?,
         (None, None, Some(rows)) => stats_from_per_example(&rows)?,
-        _ => return Err(DumpError::Malformed("need either `g` and `sigma2`, or `per_example`".into())),
+        _ => {
+            return Err(DumpError::Malformed(
+                "need either `g` and `sigma2`, or `per_example`".into(),
+            ));
+        }
     };
     let h = match h {
         Some(d) => {
             if d.len() != stats.len() {
-                return Err(DumpError::Malformed(format!("h_diag has {} entries, statistics have {}", d.len(), stats.len())));
+                return Err(DumpError::Malformed(format!(
+                    "h_diag has {} entries, statistics have {}",
+                    d.len(),
+                    stats.len()
+                )));
             }
             DiagH::new(d)?
         }
@@ -48,7 +61,10 @@ pub fn from_json(text: &str) -> Result<Dump, DumpError> {
     assemble(j.g, j.sigma2, j.h_diag, j.per_example)
 }
 
-fn tensor_f64(st: &SafeTensors, name: &str) -> Result<Option<(Vec<usize>, Vec<f64>)>, DumpError> {
+/// A tensor's shape and values as f64.
+type Shaped = (Vec<usize>, Vec<f64>);
+
+fn tensor_f64(st: &SafeTensors, name: &str) -> Result<Option<Shaped>, DumpError> {
     let t = match st.tensor(name) {
         Ok(t) => t,
         Err(safetensors::SafeTensorError::TensorNotFound(_)) => return Ok(None),
@@ -56,9 +72,19 @@ fn tensor_f64(st: &SafeTensors, name: &str) -> Result<Option<(Vec<usize>, Vec<f6
     };
     let data = t.data();
     let v: Vec<f64> = match t.dtype() {
-        Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-        Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64).collect(),
-        d => return Err(DumpError::Malformed(format!("tensor `{name}` has dtype {d:?}; need F32 or F64"))),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect(),
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64)
+            .collect(),
+        d => {
+            return Err(DumpError::Malformed(format!(
+                "tensor `{name}` has dtype {d:?}; need F32 or F64"
+            )));
+        }
     };
     Ok(Some((t.shape().to_vec(), v)))
 }
@@ -70,20 +96,31 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<Dump, DumpError> {
         match tensor_f64(&st, name)? {
             None => Ok(None),
             Some((shape, v)) if shape.len() == 1 => Ok(Some(v)),
-            Some((shape, _)) => Err(DumpError::Malformed(format!("`{name}` must be 1-D, has shape {shape:?}"))),
+            Some((shape, _)) => Err(DumpError::Malformed(format!(
+                "`{name}` must be 1-D, has shape {shape:?}"
+            ))),
         }
     };
     let rows = match tensor_f64(&st, "per_example")? {
         None => None,
-        Some((shape, v)) if shape.len() == 2 => Some(v.chunks(shape[1].max(1)).map(|c| c.to_vec()).collect()),
-        Some((shape, _)) => return Err(DumpError::Malformed(format!("`per_example` must be 2-D, has shape {shape:?}"))),
+        Some((shape, v)) if shape.len() == 2 => {
+            Some(v.chunks(shape[1].max(1)).map(|c| c.to_vec()).collect())
+        }
+        Some((shape, _)) => {
+            return Err(DumpError::Malformed(format!(
+                "`per_example` must be 2-D, has shape {shape:?}"
+            )));
+        }
     };
     assemble(one_d("g")?, one_d("sigma2")?, one_d("h_diag")?, rows)
 }
 
 /// Reads a file: `.json` as JSON, anything else as safetensors.
 pub fn read(path: &std::path::Path) -> Result<Dump, DumpError> {
-    let bytes = std::fs::read(path).map_err(|source| DumpError::Io { path: path.display().to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DumpError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     if path.extension().is_some_and(|e| e == "json") {
         from_json(std::str::from_utf8(&bytes).map_err(|e| DumpError::Malformed(e.to_string()))?)
     } else {

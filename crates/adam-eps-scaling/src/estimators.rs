@@ -4,25 +4,35 @@
 
 use crate::error::{LawError, Result, check_finite};
 use crate::stats::{Curvature, GradStats, check_dims};
+use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::Rng;
 
 /// Statistics from `n` per-example gradients (`rows[k]` has N entries): `ĝ` = mean,
 /// `σ̂²` = unbiased sample variance (divides by n − 1).
 pub fn stats_from_per_example(rows: &[Vec<f64>]) -> Result<GradStats> {
     let n = rows.len();
     if n < 2 {
-        return Err(LawError::InvalidArgument(format!("need ≥ 2 per-example gradients, got {n}")));
+        return Err(LawError::InvalidArgument(format!(
+            "need ≥ 2 per-example gradients, got {n}"
+        )));
     }
     let d = rows[0].len();
     let mut mean = vec![0.0; d];
     for (k, r) in rows.iter().enumerate() {
         if r.len() != d {
-            return Err(LawError::LengthMismatch { what: "per-example row", expected: d, got: r.len() });
+            return Err(LawError::LengthMismatch {
+                what: "per-example row",
+                expected: d,
+                got: r.len(),
+            });
         }
         check_finite("per-example gradient", r).map_err(|e| match e {
-            LawError::NonFinite { value, .. } => LawError::NonFinite { what: "per-example gradient row", index: k, value },
+            LawError::NonFinite { value, .. } => LawError::NonFinite {
+                what: "per-example gradient row",
+                index: k,
+                value,
+            },
             e => e,
         })?;
         mean.iter_mut().zip(r).for_each(|(m, x)| *m += x);
@@ -30,7 +40,10 @@ pub fn stats_from_per_example(rows: &[Vec<f64>]) -> Result<GradStats> {
     mean.iter_mut().for_each(|m| *m /= n as f64);
     let mut var = vec![0.0; d];
     for r in rows {
-        var.iter_mut().zip(r).zip(&mean).for_each(|((v, x), m)| *v += (x - m) * (x - m));
+        var.iter_mut()
+            .zip(r)
+            .zip(&mean)
+            .for_each(|((v, x), m)| *v += (x - m) * (x - m));
     }
     var.iter_mut().for_each(|v| *v /= (n - 1) as f64);
     GradStats::new(mean, var)
@@ -47,7 +60,10 @@ pub fn stats_from_microbatches(means: &[Vec<f64>], b: usize) -> Result<GradStats
 
 /// Unbiased squared mean per coordinate, `ĝ_i² − σ̂_i²/n_total` (may be negative: clip only for display).
 pub fn unbiased_g2(st: &GradStats, n_total: usize) -> Vec<f64> {
-    st.g.iter().zip(&st.sigma2).map(|(g, s)| g * g - s / n_total as f64).collect()
+    st.g.iter()
+        .zip(&st.sigma2)
+        .map(|(g, s)| g * g - s / n_total as f64)
+        .collect()
 }
 
 /// McCandlish et al. App. A.1 two-batch identity (valid per coordinate too), both unbiased:
@@ -58,7 +74,9 @@ pub fn two_batch(small_norm2: f64, big_norm2: f64, b_small: f64, b_big: f64) -> 
     crate::error::check_batch(b_big)?;
     check_finite("norms", &[small_norm2, big_norm2])?;
     if b_big <= b_small {
-        return Err(LawError::InvalidArgument(format!("need B_big > B_small, got {b_big} ≤ {b_small}")));
+        return Err(LawError::InvalidArgument(format!(
+            "need B_big > B_small, got {b_big} ≤ {b_small}"
+        )));
     }
     let g2 = (b_big * big_norm2 - b_small * small_norm2) / (b_big - b_small);
     let tr = (small_norm2 - big_norm2) / (1.0 / b_small - 1.0 / b_big);
@@ -79,12 +97,25 @@ impl GnsEstimator {
     /// `decay ∈ [0, 1)`.
     pub fn new(decay: f64) -> Result<Self> {
         if !(0.0..1.0).contains(&decay) {
-            return Err(LawError::InvalidArgument(format!("decay must be in [0, 1), got {decay}")));
+            return Err(LawError::InvalidArgument(format!(
+                "decay must be in [0, 1), got {decay}"
+            )));
         }
-        Ok(GnsEstimator { decay, ema_g2: 0.0, ema_tr: 0.0, t: 0 })
+        Ok(GnsEstimator {
+            decay,
+            ema_g2: 0.0,
+            ema_tr: 0.0,
+            t: 0,
+        })
     }
     /// Folds in one step's norms (signed estimates are kept inside the EMA).
-    pub fn update(&mut self, small_norm2: f64, big_norm2: f64, b_small: f64, b_big: f64) -> Result<()> {
+    pub fn update(
+        &mut self,
+        small_norm2: f64,
+        big_norm2: f64,
+        b_small: f64,
+        b_big: f64,
+    ) -> Result<()> {
         let (g2, tr) = two_batch(small_norm2, big_norm2, b_small, b_big)?;
         self.ema_g2 = self.decay * self.ema_g2 + (1.0 - self.decay) * g2;
         self.ema_tr = self.decay * self.ema_tr + (1.0 - self.decay) * tr;
@@ -136,7 +167,10 @@ pub fn summaries<H: Curvature + ?Sized>(st: &GradStats, h: &H, eps: f64) -> Resu
         return Err(LawError::InvalidEps(eps));
     }
     let s: Vec<f64> = st.g.iter().map(|&g| crate::rules::sign0(g)).collect();
-    let u: Vec<f64> = st.g.iter().map(|&g| crate::rules::softsign(g, eps)).collect();
+    let u: Vec<f64> =
+        st.g.iter()
+            .map(|&g| crate::rules::softsign(g, eps))
+            .collect();
     let trace_h = h.trace();
     let tr = st.trace_sigma();
     Ok(Summaries {
@@ -167,9 +201,13 @@ impl<F: Fn(&[f64]) -> Vec<f64> + Sync> Curvature for HvpCurvature<F> {
         let mut rng = StdRng::seed_from_u64(self.seed);
         let mut acc = vec![0.0; self.n];
         for _ in 0..self.probes.max(1) {
-            let z: Vec<f64> = (0..self.n).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+            let z: Vec<f64> = (0..self.n)
+                .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+                .collect();
             let hz = (self.hvp)(&z);
-            acc.iter_mut().zip(z.iter().zip(&hz)).for_each(|(a, (z, h))| *a += z * h);
+            acc.iter_mut()
+                .zip(z.iter().zip(&hz))
+                .for_each(|(a, (z, h))| *a += z * h);
         }
         acc.iter().map(|a| a / self.probes.max(1) as f64).collect()
     }
@@ -187,7 +225,11 @@ pub fn measured_eta<H: Curvature + ?Sized>(phis: &[Vec<f64>], g: &[f64], h: &H) 
     let (mut num, mut den) = (0.0, 0.0);
     for p in phis {
         if p.len() != g.len() {
-            return Err(LawError::LengthMismatch { what: "update", expected: g.len(), got: p.len() });
+            return Err(LawError::LengthMismatch {
+                what: "update",
+                expected: g.len(),
+                got: p.len(),
+            });
         }
         num += p.iter().zip(g).map(|(a, b)| a * b).sum::<f64>();
         den += h.quad(p);

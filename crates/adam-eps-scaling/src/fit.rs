@@ -7,10 +7,19 @@ use crate::surge::peak_of;
 
 fn check_points(points: &[(f64, f64)], min: usize) -> Result<()> {
     if points.len() < min {
-        return Err(LawError::InvalidArgument(format!("need at least {min} points, got {}", points.len())));
+        return Err(LawError::InvalidArgument(format!(
+            "need at least {min} points, got {}",
+            points.len()
+        )));
     }
-    if let Some(i) = points.iter().position(|&(x, y)| !(x > 0.0 && y > 0.0 && x.is_finite() && y.is_finite())) {
-        return Err(LawError::InvalidArgument(format!("point {i} is not positive and finite: {:?}", points[i])));
+    if let Some(i) = points
+        .iter()
+        .position(|&(x, y)| !(x > 0.0 && y > 0.0 && x.is_finite() && y.is_finite()))
+    {
+        return Err(LawError::InvalidArgument(format!(
+            "point {i} is not positive and finite: {:?}",
+            points[i]
+        )));
     }
     Ok(())
 }
@@ -35,7 +44,11 @@ pub fn fit_sgd_law(points: &[(f64, f64)]) -> Result<SgdLaw> {
     if alpha <= 0.0 {
         return Err(LawError::NoOptimum(format!("fitted 1/η_max = {alpha} ≤ 0")));
     }
-    Ok(SgdLaw { eta_max: 1.0 / alpha, b_noise: beta / alpha, dl_max: f64::NAN })
+    Ok(SgdLaw {
+        eta_max: 1.0 / alpha,
+        b_noise: beta / alpha,
+        dl_max: f64::NAN,
+    })
 }
 
 /// Fits Li et al.'s law `ln η = ln η_peak − ln(½(√(B_Li/B) + √(B/B_Li)))` by least squares on ln η:
@@ -43,18 +56,33 @@ pub fn fit_sgd_law(points: &[(f64, f64)]) -> Result<SgdLaw> {
 pub fn fit_surge_law(points: &[(f64, f64)]) -> Result<SurgeLaw> {
     check_points(points, 3)?;
     let shape = |bl: f64, b: f64| -(0.5 * ((bl / b).sqrt() + (b / bl).sqrt())).ln();
-    let best_lp = |bl: f64| points.iter().map(|&(b, e)| e.ln() - shape(bl, b)).sum::<f64>() / points.len() as f64;
+    let best_lp = |bl: f64| {
+        points
+            .iter()
+            .map(|&(b, e)| e.ln() - shape(bl, b))
+            .sum::<f64>()
+            / points.len() as f64
+    };
     let sse = |bl: f64| {
         let lp = best_lp(bl);
-        points.iter().map(|&(b, e)| (e.ln() - lp - shape(bl, b)).powi(2)).sum::<f64>()
+        points
+            .iter()
+            .map(|&(b, e)| (e.ln() - lp - shape(bl, b)).powi(2))
+            .sum::<f64>()
     };
-    let (bmin, bmax) = points.iter().fold((f64::MAX, 0.0f64), |(l, h), p| (l.min(p.0), h.max(p.0)));
+    let (bmin, bmax) = points
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(l, h), p| (l.min(p.0), h.max(p.0)));
     let (lo, hi) = (bmin / 1e3, bmax * 1e3);
     let bl = match peak_of(|b| Ok(-sse(b)), lo, hi)? {
         Some((b, _)) => b,
         None => hi,
     };
-    Ok(SurgeLaw { eta_peak: best_lp(bl).exp(), b_noise: bl, dl_max: f64::NAN })
+    Ok(SurgeLaw {
+        eta_peak: best_lp(bl).exp(),
+        b_noise: bl,
+        dl_max: f64::NAN,
+    })
 }
 
 /// Fits the steps/examples hyperbola `(S/S_min − 1)(E/E_min − 1) = 1` from `(S, E)` pairs by

@@ -78,18 +78,18 @@
 pub mod adam_eps;
 pub mod cli;
 pub mod dump;
-pub mod plot;
-pub mod estimators;
-pub mod simulator;
 pub mod error;
+pub mod estimators;
 pub mod fit;
 pub mod model_probe;
 pub mod moments;
 pub mod one_step;
+pub mod plot;
 pub mod quadrature;
 pub mod rules;
 pub mod sgd;
 pub mod signsgd;
+pub mod simulator;
 pub mod stats;
 pub mod surge;
 

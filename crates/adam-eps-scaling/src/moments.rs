@@ -42,7 +42,14 @@ fn shape_of(rule: &Rule) -> Shape {
 ///
 /// Dimensionless form: `a = g/τ`, `b_ε = ε/τ`, `τ = σ/√B`; `σ = 0` or `B = ∞` gives
 /// `m = f(g, ε)`, `v = 0`.
-pub fn coordinate_mv(rule: &Rule, g: f64, s2: f64, b: f64, how: &Moments, index: u64) -> (f64, f64) {
+pub fn coordinate_mv(
+    rule: &Rule,
+    g: f64,
+    s2: f64,
+    b: f64,
+    how: &Moments,
+    index: u64,
+) -> (f64, f64) {
     if let Rule::Sgd = rule {
         return (g, if b.is_infinite() { 0.0 } else { s2 / b });
     }
@@ -85,23 +92,32 @@ pub fn coordinate_mv(rule: &Rule, g: f64, s2: f64, b: f64, how: &Moments, index:
 }
 
 /// `(m, v)` for all coordinates (rayon over coordinates). Validates inputs.
-pub fn update_moments_mv(rule: &Rule, st: &GradStats, b: f64, how: &Moments) -> Result<(Vec<f64>, Vec<f64>)> {
+pub fn update_moments_mv(
+    rule: &Rule,
+    st: &GradStats,
+    b: f64,
+    how: &Moments,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     rule.validate()?;
     check_batch(b)?;
     st.validate()?;
-    let (m, v): (Vec<f64>, Vec<f64>) = st
-        .g
-        .par_iter()
-        .zip(st.sigma2.par_iter())
-        .enumerate()
-        .with_min_len(256)
-        .map(|(i, (&g, &s2))| coordinate_mv(rule, g, s2, b, how, i as u64))
-        .unzip();
+    let (m, v): (Vec<f64>, Vec<f64>) =
+        st.g.par_iter()
+            .zip(st.sigma2.par_iter())
+            .enumerate()
+            .with_min_len(256)
+            .map(|(i, (&g, &s2))| coordinate_mv(rule, g, s2, b, how, i as u64))
+            .unzip();
     Ok((m, v))
 }
 
 /// `(m, q)` with `q = E φ² = v + m²` (spec §8.2's `update_moments`).
-pub fn update_moments(rule: &Rule, st: &GradStats, b: f64, how: &Moments) -> Result<(Vec<f64>, Vec<f64>)> {
+pub fn update_moments(
+    rule: &Rule,
+    st: &GradStats,
+    b: f64,
+    how: &Moments,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let (m, v) = update_moments_mv(rule, st, b, how)?;
     let q = m.iter().zip(&v).map(|(m, v)| v + m * m).collect();
     Ok((m, q))

@@ -24,15 +24,24 @@ impl OneStep {
     /// From `num = mᵀg` and `den = T`; `NoOptimum` when `T ≤ 0` or `mᵀg = 0`.
     pub fn from_parts(num: f64, den: f64) -> Result<Self> {
         if !num.is_finite() || !den.is_finite() {
-            return Err(LawError::NoOptimum(format!("non-finite moments (mᵀg = {num}, T = {den})")));
+            return Err(LawError::NoOptimum(format!(
+                "non-finite moments (mᵀg = {num}, T = {den})"
+            )));
         }
         if den <= 0.0 {
-            return Err(LawError::NoOptimum(format!("T = {den} ≤ 0 (indefinite curvature along φ)")));
+            return Err(LawError::NoOptimum(format!(
+                "T = {den} ≤ 0 (indefinite curvature along φ)"
+            )));
         }
         if num == 0.0 {
             return Err(LawError::NoOptimum("mᵀg = 0".into()));
         }
-        Ok(OneStep { eta_star: num / den, delta_l_star: num * num / (2.0 * den), num, den })
+        Ok(OneStep {
+            eta_star: num / den,
+            delta_l_star: num * num / (2.0 * den),
+            num,
+            den,
+        })
     }
 
     /// `ΔL(η) = η·mᵀg − ½η²T`.
@@ -49,13 +58,22 @@ pub fn num_den<H: Curvature + ?Sized>(st: &GradStats, h: &H, m: &[f64], v: &[f64
         let tv = v.par_iter().zip(d.par_iter()).map(|(v, h)| v * h).sum();
         (num, tv)
     } else {
-        (m.iter().zip(&st.g).map(|(m, g)| m * g).sum(), v.iter().zip(&d).map(|(v, h)| v * h).sum())
+        (
+            m.iter().zip(&st.g).map(|(m, g)| m * g).sum(),
+            v.iter().zip(&d).map(|(v, h)| v * h).sum(),
+        )
     };
     (num, tr_v + h.quad(m))
 }
 
 /// The one-step optimum at batch size `b` (`f64::INFINITY`: the large-batch limit).
-pub fn one_step<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f64, how: &Moments) -> Result<OneStep> {
+pub fn one_step<H: Curvature + ?Sized>(
+    rule: &Rule,
+    st: &GradStats,
+    h: &H,
+    b: f64,
+    how: &Moments,
+) -> Result<OneStep> {
     check_dims(st, h)?;
     if let Some(d) = h.as_diag() {
         // Diagonal H: T = Σ (v_i + m_i²) H_ii, fused in one allocation-free parallel pass.
@@ -66,7 +84,8 @@ pub fn one_step<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f6
             .into_par_iter()
             .with_min_len(2048)
             .map(|i| {
-                let (m, v) = crate::moments::coordinate_mv(rule, st.g[i], st.sigma2[i], b, how, i as u64);
+                let (m, v) =
+                    crate::moments::coordinate_mv(rule, st.g[i], st.sigma2[i], b, how, i as u64);
                 (m * st.g[i], (v + m * m) * d[i])
             })
             .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1));
@@ -78,9 +97,20 @@ pub fn one_step<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f6
 }
 
 /// `ΔL(η)` at batch size `b`.
-pub fn delta_l<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f64, eta: f64, how: &Moments) -> Result<f64> {
+pub fn delta_l<H: Curvature + ?Sized>(
+    rule: &Rule,
+    st: &GradStats,
+    h: &H,
+    b: f64,
+    eta: f64,
+    how: &Moments,
+) -> Result<f64> {
     if !eta.is_finite() {
-        return Err(LawError::NonFinite { what: "eta", index: 0, value: eta });
+        return Err(LawError::NonFinite {
+            what: "eta",
+            index: 0,
+            value: eta,
+        });
     }
     check_dims(st, h)?;
     check_batch(b)?;
@@ -90,8 +120,17 @@ pub fn delta_l<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, b: f64
 }
 
 /// `one_step` at every batch size (rayon over B).
-pub fn sweep<H: Curvature + ?Sized>(rule: &Rule, st: &GradStats, h: &H, batches: &[f64], how: &Moments) -> Vec<Result<OneStep>> {
-    batches.par_iter().map(|&b| one_step(rule, st, h, b, how)).collect()
+pub fn sweep<H: Curvature + ?Sized>(
+    rule: &Rule,
+    st: &GradStats,
+    h: &H,
+    batches: &[f64],
+    how: &Moments,
+) -> Vec<Result<OneStep>> {
+    batches
+        .par_iter()
+        .map(|&b| one_step(rule, st, h, b, how))
+        .collect()
 }
 
 /// `n` log-spaced values from `lo` to `hi` inclusive.
@@ -100,5 +139,7 @@ pub fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         return vec![lo];
     }
     let (l0, l1) = (lo.ln(), hi.ln());
-    (0..n).map(|i| (l0 + (l1 - l0) * i as f64 / (n - 1) as f64).exp()).collect()
+    (0..n)
+        .map(|i| (l0 + (l1 - l0) * i as f64 / (n - 1) as f64).exp())
+        .collect()
 }

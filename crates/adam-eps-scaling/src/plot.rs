@@ -36,7 +36,8 @@ fn register() -> Result<(), PlotError> {
     static ONCE: Once = Once::new();
     let mut res = Ok(());
     ONCE.call_once(|| {
-        res = register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| PlotError("embedded font is invalid".into()));
+        res = register_font("sans-serif", FontStyle::Normal, FONT)
+            .map_err(|_| PlotError("embedded font is invalid".into()));
     });
     res
 }
@@ -46,10 +47,21 @@ fn pe<E: std::fmt::Display>(e: E) -> PlotError {
 }
 
 /// Writes a log–log plot of `series` (x = batch size, y = learning rate) to `path` (PNG).
-pub fn plot_log_log(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<(), PlotError> {
+pub fn plot_log_log(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<(), PlotError> {
     register()?;
-    let pts = series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0 > 0.0 && p.1 > 0.0 && p.0.is_finite() && p.1.is_finite());
-    let (x0, x1, y0, y1) = pts.fold((f64::MAX, 0.0f64, f64::MAX, 0.0f64), |(a, b, c, d), p| (a.min(p.0), b.max(p.0), c.min(p.1), d.max(p.1)));
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.0 > 0.0 && p.1 > 0.0 && p.0.is_finite() && p.1.is_finite());
+    let (x0, x1, y0, y1) = pts.fold((f64::MAX, 0.0f64, f64::MAX, 0.0f64), |(a, b, c, d), p| {
+        (a.min(p.0), b.max(p.0), c.min(p.1), d.max(p.1))
+    });
     if !(x0 < x1 && y0 <= y1) {
         return Err(PlotError("nothing positive to plot".into()));
     }
@@ -74,13 +86,25 @@ pub fn plot_log_log(path: &Path, title: &str, x_label: &str, y_label: &str, seri
         .map_err(pe)?;
     for s in series {
         let c = Palette99::pick(s.color).to_rgba();
-        let data: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
+        let data: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+            .collect();
         let anno = match s.style {
-            Style::Line => chart.draw_series(LineSeries::new(data, c.stroke_width(2))).map_err(pe)?,
-            Style::Dashed => chart.draw_series(DashedLineSeries::new(data, 8, 5, c.stroke_width(2))).map_err(pe)?,
-            Style::Points => chart.draw_series(data.into_iter().map(|p| Circle::new(p, 5, c.filled()))).map_err(pe)?,
+            Style::Line => chart
+                .draw_series(LineSeries::new(data, c.stroke_width(2)))
+                .map_err(pe)?,
+            Style::Dashed => chart
+                .draw_series(DashedLineSeries::new(data, 8, 5, c.stroke_width(2)))
+                .map_err(pe)?,
+            Style::Points => chart
+                .draw_series(data.into_iter().map(|p| Circle::new(p, 5, c.filled())))
+                .map_err(pe)?,
         };
-        anno.label(s.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+        anno.label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
     }
     chart
         .configure_series_labels()

@@ -74,19 +74,31 @@ pub fn sign0(x: f64) -> f64 {
 /// `softsign(x, ε) = x/√(x² + ε²)` (`sign(x)` at ε = 0).
 #[inline]
 pub fn softsign(x: f64, eps: f64) -> f64 {
-    if eps == 0.0 { sign0(x) } else { x / x.hypot(eps) }
+    if eps == 0.0 {
+        sign0(x)
+    } else {
+        x / x.hypot(eps)
+    }
 }
 
 /// `x/(|x| + ε)` (`sign(x)` at ε = 0).
 #[inline]
 pub fn adam_div(x: f64, eps: f64) -> f64 {
-    if eps == 0.0 { sign0(x) } else { x / (x.abs() + eps) }
+    if eps == 0.0 {
+        sign0(x)
+    } else {
+        x / (x.abs() + eps)
+    }
 }
 
 /// `clip(x/ε, −1, 1)` (`sign(x)` at ε = 0).
 #[inline]
 pub fn clip_rule(x: f64, eps: f64) -> f64 {
-    if eps == 0.0 { sign0(x) } else { (x / eps).clamp(-1.0, 1.0) }
+    if eps == 0.0 {
+        sign0(x)
+    } else {
+        (x / eps).clamp(-1.0, 1.0)
+    }
 }
 
 /// How the moments `m = E φ`, `q = E φ²` are computed (spec §8.2).

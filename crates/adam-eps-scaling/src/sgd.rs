@@ -24,18 +24,36 @@ impl SgdLaw {
 
     /// From `|g|²`, `gᵀHg` and `tr(ΣH)`.
     pub fn from_summaries(g_norm2: f64, g_h_g: f64, tr_sigma_h: f64) -> Result<Self> {
-        for (what, v) in [("g_norm2", g_norm2), ("g_h_g", g_h_g), ("tr_sigma_h", tr_sigma_h)] {
+        for (what, v) in [
+            ("g_norm2", g_norm2),
+            ("g_h_g", g_h_g),
+            ("tr_sigma_h", tr_sigma_h),
+        ] {
             if !v.is_finite() {
-                return Err(LawError::NonFinite { what, index: 0, value: v });
+                return Err(LawError::NonFinite {
+                    what,
+                    index: 0,
+                    value: v,
+                });
             }
         }
         if g_h_g <= 0.0 || g_norm2 <= 0.0 {
-            return Err(LawError::NoOptimum(format!("SGD law needs gᵀHg > 0 and |g|² > 0 (got {g_h_g}, {g_norm2})")));
+            return Err(LawError::NoOptimum(format!(
+                "SGD law needs gᵀHg > 0 and |g|² > 0 (got {g_h_g}, {g_norm2})"
+            )));
         }
         if tr_sigma_h < 0.0 {
-            return Err(LawError::NegativeVariance { what: "tr_sigma_h", index: 0, value: tr_sigma_h });
+            return Err(LawError::NegativeVariance {
+                what: "tr_sigma_h",
+                index: 0,
+                value: tr_sigma_h,
+            });
         }
-        Ok(SgdLaw { eta_max: g_norm2 / g_h_g, b_noise: tr_sigma_h / g_h_g, dl_max: g_norm2 * g_norm2 / (2.0 * g_h_g) })
+        Ok(SgdLaw {
+            eta_max: g_norm2 / g_h_g,
+            b_noise: tr_sigma_h / g_h_g,
+            dl_max: g_norm2 * g_norm2 / (2.0 * g_h_g),
+        })
     }
 
     /// `η*(B)`; `B = ∞` gives `η_max`.

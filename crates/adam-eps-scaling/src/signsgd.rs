@@ -39,17 +39,36 @@ pub struct SignMeanField {
 
 impl SignMeanField {
     /// Summaries from statistics.
-    pub fn from_stats<H: Curvature + ?Sized>(st: &GradStats, h: &H, variant: MeanFieldVariant) -> Result<Self> {
+    pub fn from_stats<H: Curvature + ?Sized>(
+        st: &GradStats,
+        h: &H,
+        variant: MeanFieldVariant,
+    ) -> Result<Self> {
         let l = SoftSignMeanField::from_stats(st, h, 0.0, variant)?;
-        Ok(SignMeanField { sum_abs_g: l.ug, trace_h: l.trace_h, off: l.uhu - l.trace_h, c: l.c })
+        Ok(SignMeanField {
+            sum_abs_g: l.ug,
+            trace_h: l.trace_h,
+            off: l.uhu - l.trace_h,
+            c: l.c,
+        })
     }
     /// From scalar summaries.
     pub fn from_summaries(sum_abs_g: f64, trace_h: f64, off: f64, c: f64) -> Result<Self> {
         let l = SoftSignMeanField::from_summaries(sum_abs_g, off + trace_h, trace_h, c)?;
-        Ok(SignMeanField { sum_abs_g: l.ug, trace_h, off, c })
+        Ok(SignMeanField {
+            sum_abs_g: l.ug,
+            trace_h,
+            off,
+            c,
+        })
     }
     fn law(&self) -> SoftSignMeanField {
-        SoftSignMeanField { ug: self.sum_abs_g, uhu: self.off + self.trace_h, trace_h: self.trace_h, c: self.c }
+        SoftSignMeanField {
+            ug: self.sum_abs_g,
+            uhu: self.off + self.trace_h,
+            trace_h: self.trace_h,
+            c: self.c,
+        }
     }
     /// `β_B`.
     pub fn beta(&self, b: f64) -> f64 {
@@ -104,18 +123,34 @@ impl SurgeLaw {
         st.validate()?;
         check_dims(st, h)?;
         if let Some(i) = st.sigma2.iter().position(|&s| s <= 0.0) {
-            return Err(LawError::InvalidArgument(format!("Li et al.'s law needs σ_i > 0 (σ²[{i}] = 0)")));
+            return Err(LawError::InvalidArgument(format!(
+                "Li et al.'s law needs σ_i > 0 (σ²[{i}] = 0)"
+            )));
         }
-        let r: Vec<f64> = st.g.iter().zip(&st.sigma2).map(|(g, s)| g / s.sqrt()).collect();
+        let r: Vec<f64> =
+            st.g.iter()
+                .zip(&st.sigma2)
+                .map(|(g, s)| g / s.sqrt())
+                .collect();
         let d = h.diag();
         let o_prime = h.quad(&r) - r.iter().zip(&d).map(|(r, h)| r * r * h).sum::<f64>();
         let trace_h: f64 = d.iter().sum();
-        let s: f64 = st.g.iter().zip(&st.sigma2).map(|(g, s)| g * g / s.sqrt()).sum();
+        let s: f64 =
+            st.g.iter()
+                .zip(&st.sigma2)
+                .map(|(g, s)| g * g / s.sqrt())
+                .sum();
         if o_prime <= 0.0 {
-            return Err(LawError::NoOptimum(format!("O' = {o_prime} ≤ 0: Li et al.'s law has no peak")));
+            return Err(LawError::NoOptimum(format!(
+                "O' = {o_prime} ≤ 0: Li et al.'s law has no peak"
+            )));
         }
         let b_li = PI * trace_h / (2.0 * o_prime);
-        Ok(SurgeLaw { eta_peak: (b_li / (2.0 * PI)).sqrt() * s / trace_h, b_noise: b_li, dl_max: s * s / (2.0 * o_prime) })
+        Ok(SurgeLaw {
+            eta_peak: (b_li / (2.0 * PI)).sqrt() * s / trace_h,
+            b_noise: b_li,
+            dl_max: s * s / (2.0 * o_prime),
+        })
     }
     /// `η*(B)`.
     pub fn eta(&self, b: f64) -> f64 {

@@ -37,13 +37,19 @@ impl GradStats {
     /// Checks the invariants of [`GradStats::new`].
     pub fn validate(&self) -> Result<()> {
         if self.g.is_empty() {
-            return Err(LawError::InvalidArgument("empty gradient statistics".into()));
+            return Err(LawError::InvalidArgument(
+                "empty gradient statistics".into(),
+            ));
         }
         check_len("sigma2", self.g.len(), &self.sigma2)?;
         check_finite("g", &self.g)?;
         check_finite("sigma2", &self.sigma2)?;
         if let Some(index) = self.sigma2.iter().position(|&v| v < 0.0) {
-            return Err(LawError::NegativeVariance { what: "sigma2", index, value: self.sigma2[index] });
+            return Err(LawError::NegativeVariance {
+                what: "sigma2",
+                index,
+                value: self.sigma2[index],
+            });
         }
         Ok(())
     }
@@ -113,7 +119,10 @@ impl Curvature for DiagH {
     }
     fn quad(&self, v: &[f64]) -> f64 {
         if v.len() > 1 << 14 {
-            v.par_iter().zip(self.0.par_iter()).map(|(x, h)| h * x * x).sum()
+            v.par_iter()
+                .zip(self.0.par_iter())
+                .map(|(x, h)| h * x * x)
+                .sum()
         } else {
             v.iter().zip(&self.0).map(|(x, h)| h * x * x).sum()
         }
@@ -129,14 +138,22 @@ impl DenseH {
     pub fn new(h: Array2<f64>) -> Result<Self> {
         let (r, c) = h.dim();
         if r != c || r == 0 {
-            return Err(LawError::InvalidArgument(format!("H must be square and non-empty, got {r}×{c}")));
+            return Err(LawError::InvalidArgument(format!(
+                "H must be square and non-empty, got {r}×{c}"
+            )));
         }
-        check_finite("h", h.as_slice().unwrap_or(&h.iter().copied().collect::<Vec<_>>()))?;
+        check_finite(
+            "h",
+            h.as_slice()
+                .unwrap_or(&h.iter().copied().collect::<Vec<_>>()),
+        )?;
         let scale = h.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         for i in 0..r {
             for j in 0..i {
                 if (h[(i, j)] - h[(j, i)]).abs() > 1e-12 * scale {
-                    return Err(LawError::InvalidArgument(format!("H not symmetric at ({i},{j})")));
+                    return Err(LawError::InvalidArgument(format!(
+                        "H not symmetric at ({i},{j})"
+                    )));
                 }
             }
         }
@@ -179,10 +196,18 @@ impl DiagPlusLowRank {
         check_finite("d", &d)?;
         check_finite("c", &c)?;
         if u.nrows() != d.len() {
-            return Err(LawError::LengthMismatch { what: "U rows", expected: d.len(), got: u.nrows() });
+            return Err(LawError::LengthMismatch {
+                what: "U rows",
+                expected: d.len(),
+                got: u.nrows(),
+            });
         }
         if u.ncols() != c.len() {
-            return Err(LawError::LengthMismatch { what: "c", expected: u.ncols(), got: c.len() });
+            return Err(LawError::LengthMismatch {
+                what: "c",
+                expected: u.ncols(),
+                got: c.len(),
+            });
         }
         if u.iter().any(|x| !x.is_finite()) {
             return Err(LawError::InvalidArgument("U has non-finite entries".into()));
@@ -198,7 +223,13 @@ impl Curvature for DiagPlusLowRank {
     fn diag(&self) -> Vec<f64> {
         let mut out = self.d.clone();
         for (i, o) in out.iter_mut().enumerate() {
-            *o += self.u.row(i).iter().zip(&self.c).map(|(u, c)| c * u * u).sum::<f64>();
+            *o += self
+                .u
+                .row(i)
+                .iter()
+                .zip(&self.c)
+                .map(|(u, c)| c * u * u)
+                .sum::<f64>();
         }
         out
     }
@@ -214,6 +245,10 @@ pub fn check_dims<H: Curvature + ?Sized>(st: &GradStats, h: &H) -> Result<()> {
     if h.dim() == st.len() {
         Ok(())
     } else {
-        Err(LawError::LengthMismatch { what: "curvature", expected: st.len(), got: h.dim() })
+        Err(LawError::LengthMismatch {
+            what: "curvature",
+            expected: st.len(),
+            got: h.dim(),
+        })
     }
 }

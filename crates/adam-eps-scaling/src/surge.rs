@@ -12,7 +12,9 @@ pub const PEAK_GRID: usize = 49;
 /// `ln B` around the best grid point. `None` when the grid maximum is at `hi` (monotone on the range).
 pub fn peak_of(f: impl Fn(f64) -> Result<f64>, lo: f64, hi: f64) -> Result<Option<(f64, f64)>> {
     if !(lo > 0.0 && hi > lo && hi.is_finite()) {
-        return Err(LawError::InvalidArgument(format!("need 0 < lo < hi < ∞, got [{lo}, {hi}]")));
+        return Err(LawError::InvalidArgument(format!(
+            "need 0 < lo < hi < ∞, got [{lo}, {hi}]"
+        )));
     }
     let grid = log_grid(lo, hi, PEAK_GRID);
     let vals = grid.iter().map(|&b| f(b)).collect::<Result<Vec<_>>>()?;
@@ -72,5 +74,7 @@ pub fn surge_test<H: Curvature + ?Sized>(
     rel_tol: f64,
 ) -> Result<Option<(f64, f64)>> {
     let end = one_step(rule, st, h, hi, how)?.eta_star;
-    Ok(peak_batch(rule, st, h, how, lo, hi)?.map(|(b, e)| (b, e / end)).filter(|&(_, r)| r > 1.0 + rel_tol))
+    Ok(peak_batch(rule, st, h, how, lo, hi)?
+        .map(|(b, e)| (b, e / end))
+        .filter(|&(_, r)| r > 1.0 + rel_tol))
 }

@@ -17,7 +17,10 @@ fn gns_and_laws_on_softmax_regression() {
         last = Some(s);
     }
     let s = last.unwrap();
-    assert!(losses[35..].iter().sum::<f64>() < 0.8 * losses[..5].iter().sum::<f64>(), "{losses:?}");
+    assert!(
+        losses[35..].iter().sum::<f64>() < 0.8 * losses[..5].iter().sum::<f64>(),
+        "{losses:?}"
+    );
     // Both routes estimate B_simple = trΣ/|g|²: the EMA two-batch estimator and the
     // per-coordinate micro-batch statistics (with the unbiased |g|²).
     let ema = s.b_simple_ema.unwrap();
@@ -29,8 +32,18 @@ fn gns_and_laws_on_softmax_regression() {
     let h = probe.curvature(512, 16).unwrap();
     assert!(h.diag().iter().all(|d| d.is_finite()));
     let law = SgdLaw::from_stats(&s.stats, &h).unwrap();
-    println!("SGD law on the model: η_max {:.3}, B_noise {:.2}", law.eta_max, law.b_noise);
+    println!(
+        "SGD law on the model: η_max {:.3}, B_noise {:.2}",
+        law.eta_max, law.b_noise
+    );
     assert!(law.eta_max > 0.0 && law.b_noise > 0.0);
-    let e = one_step(&Rule::AdamDiv { eps: 1e-3 }, &s.stats, &h, 16.0, &Moments::Exact).unwrap();
+    let e = one_step(
+        &Rule::AdamDiv { eps: 1e-3 },
+        &s.stats,
+        &h,
+        16.0,
+        &Moments::Exact,
+    )
+    .unwrap();
     assert!(e.eta_star > 0.0);
 }

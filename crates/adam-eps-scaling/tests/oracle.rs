@@ -35,10 +35,21 @@ fn exact_eta_star_matches_scipy() {
             "adam_div" => Rule::AdamDiv { eps: c.eps },
             r => panic!("unknown rule {r}"),
         };
-        let e = one_step(&rule, &st, &h, c.batch, &Moments::Exact).unwrap().eta_star;
+        let e = one_step(&rule, &st, &h, c.batch, &Moments::Exact)
+            .unwrap()
+            .eta_star;
         let r = (e - c.eta_star).abs() / c.eta_star.abs();
         worst = worst.max(r);
-        assert!(r < 1e-8, "{} {rule:?} B={}: {e} vs scipy {} ({r:e})", c.instance, c.batch, c.eta_star);
+        assert!(
+            r < 1e-8,
+            "{} {rule:?} B={}: {e} vs scipy {} ({r:e})",
+            c.instance,
+            c.batch,
+            c.eta_star
+        );
     }
-    println!("oracle: {} cases, worst relative difference {worst:.2e}", fx.cases.len());
+    println!(
+        "oracle: {} cases, worst relative difference {worst:.2e}",
+        fx.cases.len()
+    );
 }

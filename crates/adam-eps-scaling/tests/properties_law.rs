@@ -7,7 +7,13 @@ use common::*;
 #[test]
 fn p1_one_step_identities() {
     let (st, h) = instance_r4();
-    for rule in [Rule::Sgd, Rule::Sign, Rule::SoftSign { eps: 1e-3 }, Rule::AdamDiv { eps: 1e-3 }, Rule::Clip { eps: 1e-3 }] {
+    for rule in [
+        Rule::Sgd,
+        Rule::Sign,
+        Rule::SoftSign { eps: 1e-3 },
+        Rule::AdamDiv { eps: 1e-3 },
+        Rule::Clip { eps: 1e-3 },
+    ] {
         for how in [Moments::Exact, Moments::Su2024, Moments::MeanField2025] {
             for b in [1.0, 64.0, 4096.0] {
                 let r = one_step(&rule, &st, &h, b, &how).unwrap();
@@ -60,37 +66,58 @@ fn p3_steps_examples_hyperbola() {
         })
         .collect();
     let (fs, fe, fb) = fit_steps_examples(&pts).unwrap();
-    assert!(rel(fs, s_min) < 1e-9 && rel(fb, b_crit) < 1e-9 && rel(fe, s_min * b_crit) < 1e-9, "{fs} {fe} {fb}");
+    assert!(
+        rel(fs, s_min) < 1e-9 && rel(fb, b_crit) < 1e-9 && rel(fe, s_min * b_crit) < 1e-9,
+        "{fs} {fe} {fb}"
+    );
     // fit_sgd_law recovers the law from exact points.
     let f = fit_sgd_law(&[1.0, 10.0, 100.0, 1e4].map(|b| (b, law.eta(b)))).unwrap();
     assert!(rel(f.eta_max, law.eta_max) < 1e-9 && rel(f.b_noise, law.b_noise) < 1e-9);
     // fit_surge_law recovers Li et al.'s law from exact points.
     let li = SurgeLaw::from_stats(&instance_r4().0, &instance_r4().1).unwrap();
     let f = fit_surge_law(&[1.0, 10.0, 100.0, 1e3, 1e4].map(|b| (b, li.eta(b)))).unwrap();
-    assert!(rel(f.b_noise, li.b_noise) < 1e-6 && rel(f.eta_peak, li.eta_peak) < 1e-6, "{f:?} {li:?}");
+    assert!(
+        rel(f.b_noise, li.b_noise) < 1e-6 && rel(f.eta_peak, li.eta_peak) < 1e-6,
+        "{f:?} {li:?}"
+    );
 }
 
 #[test]
 fn p9_homogeneity() {
     let (st, h) = dense_12(1.0);
     let c = 7.3;
-    let sc = GradStats::new(st.g.iter().map(|g| c * g).collect(), st.sigma2.iter().map(|s| c * c * s).collect()).unwrap();
+    let sc = GradStats::new(
+        st.g.iter().map(|g| c * g).collect(),
+        st.sigma2.iter().map(|s| c * c * s).collect(),
+    )
+    .unwrap();
     for how in [Moments::Exact, Moments::Su2024, Moments::MeanField2025] {
         for (r1, r2) in [
             (Rule::Sign, Rule::Sign),
-            (Rule::SoftSign { eps: 1e-3 }, Rule::SoftSign { eps: c * 1e-3 }),
+            (
+                Rule::SoftSign { eps: 1e-3 },
+                Rule::SoftSign { eps: c * 1e-3 },
+            ),
             (Rule::AdamDiv { eps: 2e-3 }, Rule::AdamDiv { eps: c * 2e-3 }),
             (Rule::Clip { eps: 2e-2 }, Rule::Clip { eps: c * 2e-2 }),
         ] {
             for b in [1.0, 100.0, 1e4] {
                 let e1 = one_step(&r1, &st, &h, b, &how).unwrap().eta_star;
                 let e2 = one_step(&r2, &sc, &h, b, &how).unwrap().eta_star;
-                assert!(rel(e2, c * e1) < 1e-9, "{r1:?} {how:?} {b}: {}", rel(e2, c * e1));
+                assert!(
+                    rel(e2, c * e1) < 1e-9,
+                    "{r1:?} {how:?} {b}: {}",
+                    rel(e2, c * e1)
+                );
             }
         }
     }
-    let e1 = one_step(&Rule::Sgd, &st, &h, 64.0, &Moments::Exact).unwrap().eta_star;
-    let e2 = one_step(&Rule::Sgd, &sc, &h, 64.0, &Moments::Exact).unwrap().eta_star;
+    let e1 = one_step(&Rule::Sgd, &st, &h, 64.0, &Moments::Exact)
+        .unwrap()
+        .eta_star;
+    let e2 = one_step(&Rule::Sgd, &sc, &h, 64.0, &Moments::Exact)
+        .unwrap()
+        .eta_star;
     assert!(rel(e1, e2) < 1e-12);
 }
 
@@ -105,7 +132,8 @@ fn p12_mean_field_algebra() {
             let peak_form = ep / (0.5 * (bn / beta + beta / bn));
             assert!(rel(l.eta(b), peak_form) < 1e-12);
             let dl = l.dl_max() / (1.0 + l.b_n2() / b);
-            let direct = (beta * l.sum_abs_g).powi(2) / (2.0 * (beta * beta * (l.off + l.trace_h) + (1.0 - beta * beta) * l.trace_h));
+            let direct = (beta * l.sum_abs_g).powi(2)
+                / (2.0 * (beta * beta * (l.off + l.trace_h) + (1.0 - beta * beta) * l.trace_h));
             assert!(rel(l.dl(b), dl) < 1e-12 && rel(direct, dl) < 1e-12);
         }
         assert!(rel(1.0 / l.b_n2() - 1.0 / l.b_peak().unwrap(), 2.0 / l.c) < 1e-12);

@@ -1,7 +1,9 @@
 //! Spec §9 properties 4, 5, 6, 7, 7b, 8, 10, 13.
 
 mod common;
-use adam_eps_scaling::adam_eps::{SoftSignMeanField, clip_closed_moments, large_eps_limit_exact, large_eps_limit_su2024};
+use adam_eps_scaling::adam_eps::{
+    SoftSignMeanField, clip_closed_moments, large_eps_limit_exact, large_eps_limit_su2024,
+};
 use adam_eps_scaling::quadrature::{Quadrature, Shape};
 use adam_eps_scaling::*;
 use common::*;
@@ -17,20 +19,32 @@ fn p4_sign_exact() {
     let (st, h) = instance_6_5();
     // η*(4B)/η*(B) → 2 as B → 0 (max |a| < 1e-3).
     let b = 1e-4;
-    let amax = st.g.iter().zip(&st.sigma2).map(|(g, s)| (g / (s / b).sqrt()).abs()).fold(0.0, f64::max);
+    let amax =
+        st.g.iter()
+            .zip(&st.sigma2)
+            .map(|(g, s)| (g / (s / b).sqrt()).abs())
+            .fold(0.0, f64::max);
     assert!(amax < 1e-3);
-    let e1 = one_step(&Rule::Sign, &st, &h, b, &Moments::Exact).unwrap().eta_star;
-    let e4 = one_step(&Rule::Sign, &st, &h, 4.0 * b, &Moments::Exact).unwrap().eta_star;
+    let e1 = one_step(&Rule::Sign, &st, &h, b, &Moments::Exact)
+        .unwrap()
+        .eta_star;
+    let e4 = one_step(&Rule::Sign, &st, &h, 4.0 * b, &Moments::Exact)
+        .unwrap()
+        .eta_star;
     assert!((e4 / e1 - 2.0).abs() < 1e-3, "{}", e4 / e1);
     // η*(∞) = Σ|g|/sᵀHs, at B = 1e9 to 1e-6.
     let s: Vec<f64> = st.g.iter().map(|g| g.signum()).collect();
     let lim = st.g.iter().map(|g| g.abs()).sum::<f64>() / h.quad(&s);
-    let e = one_step(&Rule::Sign, &st, &h, 1e9, &Moments::Exact).unwrap().eta_star;
+    let e = one_step(&Rule::Sign, &st, &h, 1e9, &Moments::Exact)
+        .unwrap()
+        .eta_star;
     assert!(rel(e, lim) < 1e-6);
     // Diagonal H ⇒ increasing.
     let mut prev = 0.0;
     for b in log_grid(0.01, 1e8, 100) {
-        let e = one_step(&Rule::Sign, &st, &h, b, &Moments::Exact).unwrap().eta_star;
+        let e = one_step(&Rule::Sign, &st, &h, b, &Moments::Exact)
+            .unwrap()
+            .eta_star;
         // Non-decreasing (equal to rounding once erf saturates at 1).
         assert!(e >= prev * (1.0 - 1e-14), "{b}");
         prev = e;
@@ -41,7 +55,9 @@ fn p4_sign_exact() {
 fn p5_surge_exists_and_dl_monotone() {
     let (st, h) = instance_r4();
     // ρ(N−1) = 0.5·15 > 1.
-    let (bp, _) = peak_batch(&Rule::Sign, &st, &h, &Moments::Exact, 1.0, 1e7).unwrap().unwrap();
+    let (bp, _) = peak_batch(&Rule::Sign, &st, &h, &Moments::Exact, 1.0, 1e7)
+        .unwrap()
+        .unwrap();
     let l = SignMeanField::from_stats(&st, &h, MeanFieldVariant::Su2024).unwrap();
     // Identical coordinates: the peak solves erf(a/√2) = β_noise, a = g√B/σ.
     let bn = l.beta_noise().unwrap();
@@ -53,18 +69,32 @@ fn p5_surge_exists_and_dl_monotone() {
     let a_star = x * 2f64.sqrt();
     let b_star = a_star * a_star * st.sigma2[0] / (st.g[0] * st.g[0]);
     assert!(rel(bp, b_star) < 0.01, "{bp} vs {b_star}");
-    assert!(surge_test(&Rule::Sign, &st, &h, &Moments::Exact, 1.0, 1e7, 1e-3).unwrap().is_some());
+    assert!(
+        surge_test(&Rule::Sign, &st, &h, &Moments::Exact, 1.0, 1e7, 1e-3)
+            .unwrap()
+            .is_some()
+    );
     let mut prev = 0.0;
     for b in log_grid(1.0, 1e7, 60) {
-        let d = one_step(&Rule::Sign, &st, &h, b, &Moments::Exact).unwrap().delta_l_star;
+        let d = one_step(&Rule::Sign, &st, &h, b, &Moments::Exact)
+            .unwrap()
+            .delta_l_star;
         // Non-decreasing (equal to rounding once erf saturates at 1).
         assert!(d >= prev * (1.0 - 1e-14), "{b}");
         prev = d;
     }
     // ρ(N−1) < 1: no surge.
     let h2 = DenseH::rank_one_plus_identity(&[1.0; 16], 0.05);
-    assert!(peak_batch(&Rule::Sign, &st, &h2, &Moments::Exact, 1.0, 1e7).unwrap().is_none());
-    assert!(surge_test(&Rule::Sign, &st, &h2, &Moments::Exact, 1.0, 1e7, 1e-9).unwrap().is_none());
+    assert!(
+        peak_batch(&Rule::Sign, &st, &h2, &Moments::Exact, 1.0, 1e7)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        surge_test(&Rule::Sign, &st, &h2, &Moments::Exact, 1.0, 1e7, 1e-9)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -74,9 +104,23 @@ fn p6_eps_to_zero_recovers_sign() {
     for b in [1.0, 64.0, 4096.0] {
         for (st, hh) in [(&st, &h as &dyn Curvature), (&st2, &h2 as &dyn Curvature)] {
             let tau_min = st.tau(b).into_iter().fold(f64::MAX, f64::min);
-            let sign = one_step(&Rule::Sign, st, hh, b, &Moments::Exact).unwrap().eta_star;
-            for rule in [Rule::SoftSign { eps: 1e-9 * tau_min }, Rule::AdamDiv { eps: 1e-9 * tau_min }, Rule::Clip { eps: 1e-9 * tau_min }] {
-                let e = one_step(&rule, st, hh, b, &Moments::Exact).unwrap().eta_star;
+            let sign = one_step(&Rule::Sign, st, hh, b, &Moments::Exact)
+                .unwrap()
+                .eta_star;
+            for rule in [
+                Rule::SoftSign {
+                    eps: 1e-9 * tau_min,
+                },
+                Rule::AdamDiv {
+                    eps: 1e-9 * tau_min,
+                },
+                Rule::Clip {
+                    eps: 1e-9 * tau_min,
+                },
+            ] {
+                let e = one_step(&rule, st, hh, b, &Moments::Exact)
+                    .unwrap()
+                    .eta_star;
                 assert!(rel(e, sign) < 1e-4, "{rule:?} {b}: {}", rel(e, sign));
             }
         }
@@ -86,18 +130,31 @@ fn p6_eps_to_zero_recovers_sign() {
 #[test]
 fn p7_large_batch_limit_and_monotonicity() {
     let (st, h) = instance_6_5();
-    for rule in [Rule::SoftSign { eps: 1e-3 }, Rule::AdamDiv { eps: 1e-3 }, Rule::SoftSign { eps: 1e-4 }] {
+    for rule in [
+        Rule::SoftSign { eps: 1e-3 },
+        Rule::AdamDiv { eps: 1e-3 },
+        Rule::SoftSign { eps: 1e-4 },
+    ] {
         let u: Vec<f64> = st.g.iter().map(|&g| rule.apply(g)).collect();
         let lim = u.iter().zip(&st.g).map(|(u, g)| u * g).sum::<f64>() / h.quad(&u);
-        let e = one_step(&rule, &st, &h, 1e8, &Moments::Exact).unwrap().eta_star;
+        let e = one_step(&rule, &st, &h, 1e8, &Moments::Exact)
+            .unwrap()
+            .eta_star;
         assert!(rel(e, lim) < 1e-4, "{rule:?}: {}", rel(e, lim));
         for b in log_grid(1.0, 1e8, 60) {
-            assert!(one_step(&rule, &st, &h, b, &Moments::Exact).unwrap().eta_star <= 1.01 * lim);
+            assert!(
+                one_step(&rule, &st, &h, b, &Moments::Exact)
+                    .unwrap()
+                    .eta_star
+                    <= 1.01 * lim
+            );
         }
     }
     let mut prev = 0.0;
     for b in log_grid(1.0, 1e8, 60) {
-        let e = one_step(&Rule::Sgd, &st, &h, b, &Moments::Exact).unwrap().eta_star;
+        let e = one_step(&Rule::Sgd, &st, &h, b, &Moments::Exact)
+            .unwrap()
+            .eta_star;
         assert!(e > prev);
         prev = e;
     }
@@ -105,11 +162,20 @@ fn p7_large_batch_limit_and_monotonicity() {
 
 #[test]
 fn p7b_eps_to_infinity() {
-    for (st, h) in [instance_6_5().0, dense_12(1.0).0].into_iter().zip([&instance_6_5().1 as &dyn Curvature, &dense_12(1.0).1]) {
+    for (st, h) in [instance_6_5().0, dense_12(1.0).0]
+        .into_iter()
+        .zip([&instance_6_5().1 as &dyn Curvature, &dense_12(1.0).1])
+    {
         for b in [4.0, 64.0, 1024.0] {
-            let scale = st.g.iter().zip(st.tau(b)).map(|(g, t)| g.abs().max(t)).fold(0.0, f64::max);
+            let scale =
+                st.g.iter()
+                    .zip(st.tau(b))
+                    .map(|(g, t)| g.abs().max(t))
+                    .fold(0.0, f64::max);
             let eps = 1e4 * scale;
-            let sgd = one_step(&Rule::Sgd, &st, h, b, &Moments::Exact).unwrap().eta_star;
+            let sgd = one_step(&Rule::Sgd, &st, h, b, &Moments::Exact)
+                .unwrap()
+                .eta_star;
             assert!(rel(large_eps_limit_exact(&st, h, b).unwrap(), sgd) < 1e-12);
             let su_lim = large_eps_limit_su2024(&st, h, b).unwrap();
             for rule in [Rule::SoftSign { eps }, Rule::AdamDiv { eps }] {
@@ -117,7 +183,10 @@ fn p7b_eps_to_infinity() {
                     let e = one_step(&rule, &st, h, b, &how).unwrap().eta_star / eps;
                     assert!(rel(e, sgd) < 1e-3, "{rule:?} {how:?} {b}: {}", rel(e, sgd));
                 }
-                let e = one_step(&rule, &st, h, b, &Moments::Su2024).unwrap().eta_star / eps;
+                let e = one_step(&rule, &st, h, b, &Moments::Su2024)
+                    .unwrap()
+                    .eta_star
+                    / eps;
                 assert!(rel(e, su_lim) < 1e-3, "Su2024 {b}: {}", rel(e, su_lim));
                 assert!(rel(e, sgd) > 1e-2, "Su2024's limit must not be exact SGD");
             }
@@ -128,7 +197,18 @@ fn p7b_eps_to_infinity() {
 #[test]
 fn p8_large_eps_removes_surge() {
     let (st, h) = instance_r4();
-    assert!(peak_batch(&Rule::SoftSign { eps: 1e-2 }, &st, &h, &Moments::Exact, 1.0, 1e7).unwrap().is_none());
+    assert!(
+        peak_batch(
+            &Rule::SoftSign { eps: 1e-2 },
+            &st,
+            &h,
+            &Moments::Exact,
+            1.0,
+            1e7
+        )
+        .unwrap()
+        .is_none()
+    );
     for eps in [0.0, 1e-3, 2e-3, 1e-2, 1.0] {
         for v in [MeanFieldVariant::Su2024, MeanFieldVariant::MeanField2025] {
             let l = SoftSignMeanField::from_stats(&st, &h, eps, v).unwrap();
@@ -168,11 +248,17 @@ fn p13_quadrature_convergence() {
             for b in [1e-3, 0.1, 1.0, 5.0, 30.0] {
                 let (m1, q1) = q10.moments(shape, a, b);
                 let (m2, q2) = q40.moments(shape, a, b);
-                assert!((m1 - m2).abs() < 1e-9 && (q1 - q2).abs() < 1e-9, "{shape:?} {a} {b}");
+                assert!(
+                    (m1 - m2).abs() < 1e-9 && (q1 - q2).abs() < 1e-9,
+                    "{shape:?} {a} {b}"
+                );
             }
             let (m1, q1) = q10.moments(shape, a, 1e-6);
             let (m2, q2) = Quadrature::new(20).moments(shape, a, 1e-6);
-            assert!((m1 - m2).abs() < 1e-10 && (q1 - q2).abs() < 1e-10, "{shape:?} {a} b=1e-6");
+            assert!(
+                (m1 - m2).abs() < 1e-10 && (q1 - q2).abs() < 1e-10,
+                "{shape:?} {a} b=1e-6"
+            );
         }
     }
 }

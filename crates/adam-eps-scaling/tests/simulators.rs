@@ -12,12 +12,29 @@ use rand_distr::{Distribution, StandardNormal};
 #[test]
 fn p14_quadratic_oracle_matches_exact() {
     let (st, h) = instance_6_5();
-    let oracle = QuadraticOracle { g: st.g.clone(), sigma: st.sigma2.iter().map(|s| s.sqrt()).collect(), h: h.clone(), noise: Noise::Gaussian };
-    for rule in [Rule::Sgd, Rule::Sign, Rule::SoftSign { eps: 1e-3 }, Rule::AdamDiv { eps: 1e-3 }] {
+    let oracle = QuadraticOracle {
+        g: st.g.clone(),
+        sigma: st.sigma2.iter().map(|s| s.sqrt()).collect(),
+        h: h.clone(),
+        noise: Noise::Gaussian,
+    };
+    for rule in [
+        Rule::Sgd,
+        Rule::Sign,
+        Rule::SoftSign { eps: 1e-3 },
+        Rule::AdamDiv { eps: 1e-3 },
+    ] {
         for b in [4.0, 256.0, 16384.0] {
             let r = oracle.run(&rule, b, 200_000, 11, &[]).unwrap();
-            let ex = one_step(&rule, &st, &h, b, &Moments::Exact).unwrap().eta_star;
-            assert!(rel(r.eta_ratio, ex) < 0.02, "{rule:?} B={b}: {} vs {ex} (se {})", r.eta_ratio, r.eta_ratio_se);
+            let ex = one_step(&rule, &st, &h, b, &Moments::Exact)
+                .unwrap()
+                .eta_star;
+            assert!(
+                rel(r.eta_ratio, ex) < 0.02,
+                "{rule:?} B={b}: {} vs {ex} (se {})",
+                r.eta_ratio,
+                r.eta_ratio_se
+            );
         }
     }
 }
@@ -34,8 +51,16 @@ fn p15_linear_regression_covariance() {
     let max = cov.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     for i in 0..6 {
         for j in 0..6 {
-            let e = samples.iter().map(|s| (s[i] - emp.g[i]) * (s[j] - emp.g[j])).sum::<f64>() / (n - 1.0);
-            assert!((e - cov[(i, j)]).abs() < 0.02 * max, "({i},{j}): {e} vs {}", cov[(i, j)]);
+            let e = samples
+                .iter()
+                .map(|s| (s[i] - emp.g[i]) * (s[j] - emp.g[j]))
+                .sum::<f64>()
+                / (n - 1.0);
+            assert!(
+                (e - cov[(i, j)]).abs() < 0.02 * max,
+                "({i},{j}): {e} vs {}",
+                cov[(i, j)]
+            );
         }
         assert!((emp.g[i] - g[i]).abs() < 0.02 * max.sqrt());
     }
@@ -44,9 +69,14 @@ fn p15_linear_regression_covariance() {
 #[test]
 fn p16_two_batch_estimator_unbiased() {
     let (n, bs, k) = (8, 4usize, 8usize);
-    let g: Vec<f64> = (0..n).map(|i| 0.3 * if i % 2 == 0 { 1.0 } else { -0.5 }).collect();
+    let g: Vec<f64> = (0..n)
+        .map(|i| 0.3 * if i % 2 == 0 { 1.0 } else { -0.5 })
+        .collect();
     let sigma: Vec<f64> = (0..n).map(|i| 1.0 + 0.1 * i as f64).collect();
-    let (true_g2, true_tr) = (g.iter().map(|x| x * x).sum::<f64>(), sigma.iter().map(|s| s * s).sum::<f64>());
+    let (true_g2, true_tr) = (
+        g.iter().map(|x| x * x).sum::<f64>(),
+        sigma.iter().map(|s| s * s).sum::<f64>(),
+    );
     let mut rng = StdRng::seed_from_u64(9);
     let (mut sg, mut st) = (0.0, 0.0);
     let trials = 4000;
@@ -64,7 +94,13 @@ fn p16_two_batch_estimator_unbiased() {
             small_norm2 += m.iter().map(|x| x * x).sum::<f64>() / k as f64;
             big.iter_mut().zip(&m).for_each(|(b, x)| *b += x / k as f64);
         }
-        let (eg, et) = two_batch(small_norm2, big.iter().map(|x| x * x).sum(), bs as f64, (bs * k) as f64).unwrap();
+        let (eg, et) = two_batch(
+            small_norm2,
+            big.iter().map(|x| x * x).sum(),
+            bs as f64,
+            (bs * k) as f64,
+        )
+        .unwrap();
         sg += eg / trials as f64;
         st += et / trials as f64;
     }
@@ -82,17 +118,35 @@ fn r8_one_step_on_regression() {
     let st = model.grad_stats(&w0).unwrap();
     let h = model.hessian();
     let pool = model.per_example(&w0, 200_000, 7);
-    let oracle = QuadraticOracle { g: st.g.clone(), sigma: vec![], h: h.clone(), noise: Noise::Pool(pool) };
-    for (rule, lo, hi) in [(Rule::Sgd, 0.97, 1.03), (Rule::Sign, 0.97, 1.03), (Rule::SoftSign { eps: 0.05 }, 0.97, 1.06)] {
+    let oracle = QuadraticOracle {
+        g: st.g.clone(),
+        sigma: vec![],
+        h: h.clone(),
+        noise: Noise::Pool(pool),
+    };
+    for (rule, lo, hi) in [
+        (Rule::Sgd, 0.97, 1.03),
+        (Rule::Sign, 0.97, 1.03),
+        (Rule::SoftSign { eps: 0.05 }, 0.97, 1.06),
+    ] {
         let mut line = format!("R8 {:<22}", rule.label());
         for b in [1usize, 4, 16, 64, 256] {
             // Fewer draws at large B, where the ratio estimator is much less noisy (test time).
             let draws = (400_000 / b).clamp(4_000, 100_000);
-            let meas = oracle.run(&rule, b as f64, draws, 1, &[]).unwrap().eta_ratio;
-            let r = meas / one_step(&rule, &st, &h, b as f64, &Moments::Exact).unwrap().eta_star;
+            let meas = oracle
+                .run(&rule, b as f64, draws, 1, &[])
+                .unwrap()
+                .eta_ratio;
+            let r = meas
+                / one_step(&rule, &st, &h, b as f64, &Moments::Exact)
+                    .unwrap()
+                    .eta_star;
             line += &format!(" {r:.3}");
             if rule == Rule::Sign && b == 1 {
-                assert!(r < 0.95, "B = 1 violates A3: the law must overestimate, got {r}");
+                assert!(
+                    r < 0.95,
+                    "B = 1 violates A3: the law must overestimate, got {r}"
+                );
             } else {
                 assert!(r > lo && r < hi, "{rule:?} B={b}: {r}");
             }
@@ -103,7 +157,13 @@ fn r8_one_step_on_regression() {
 
 /// Nearest index of `x` on a log grid.
 fn nearest(grid: &[f64], x: f64) -> usize {
-    (0..grid.len()).min_by(|&i, &j| (grid[i].ln() - x.ln()).abs().total_cmp(&(grid[j].ln() - x.ln()).abs())).unwrap()
+    (0..grid.len())
+        .min_by(|&i, &j| {
+            (grid[i].ln() - x.ln())
+                .abs()
+                .total_cmp(&(grid[j].ln() - x.ln()).abs())
+        })
+        .unwrap()
 }
 
 #[test]
@@ -114,31 +174,74 @@ fn r9_multi_step_sweep_full_grid() {
     let batches = vec![1usize, 4, 16, 64, 256];
     // The target state: the initial error scaled to the target loss.
     let frac: f64 = 0.1;
-    let wt: Vec<f64> = w0.iter().zip(&model.w_star).map(|(w, s)| s + frac.sqrt() * (w - s)).collect();
-    let (st0, stt, h) = (model.grad_stats(&w0).unwrap(), model.grad_stats(&wt).unwrap(), model.hessian());
+    let wt: Vec<f64> = w0
+        .iter()
+        .zip(&model.w_star)
+        .map(|(w, s)| s + frac.sqrt() * (w - s))
+        .collect();
+    let (st0, stt, h) = (
+        model.grad_stats(&w0).unwrap(),
+        model.grad_stats(&wt).unwrap(),
+        model.hessian(),
+    );
     let spec = [
         (Optimizer::Sgd, Rule::Sgd, [0.196, 0.545, 1.08, 1.52, 1.52]),
-        (Optimizer::Sign, Rule::Sign, [0.050, 0.099, 0.196, 0.275, 0.387]),
-        (Optimizer::SoftSign(0.03), Rule::SoftSign { eps: 0.03 }, [0.070, 0.139, 0.275, 0.387, 0.545]),
+        (
+            Optimizer::Sign,
+            Rule::Sign,
+            [0.050, 0.099, 0.196, 0.275, 0.387],
+        ),
+        (
+            Optimizer::SoftSign(0.03),
+            Rule::SoftSign { eps: 0.03 },
+            [0.070, 0.139, 0.275, 0.387, 0.545],
+        ),
     ];
     let mut best = Vec::new();
     for (opt, rule, want) in spec {
-        let sweep = MultiStepSweep { optimizer: opt, lrs: lrs.clone(), batches: batches.clone(), seeds: 8,
-            protocol: Protocol::StepsToTarget { fraction: frac, max_steps: 4000 } };
+        let sweep = MultiStepSweep {
+            optimizer: opt,
+            lrs: lrs.clone(),
+            batches: batches.clone(),
+            seeds: 8,
+            protocol: Protocol::StepsToTarget {
+                fraction: frac,
+                max_steps: 4000,
+            },
+        };
         let pts = sweep.run(&model, &w0, &|| {}).unwrap();
         let mut line = format!("R9 {:<22}", rule.label());
         for (p, w) in pts.iter().zip(want) {
             let i = p.best_index.expect("every batch size reaches the target");
-            let e0 = one_step(&rule, &st0, &h, p.batch as f64, &Moments::Exact).unwrap().eta_star;
-            let et = one_step(&rule, &stt, &h, p.batch as f64, &Moments::Exact).unwrap().eta_star;
+            let e0 = one_step(&rule, &st0, &h, p.batch as f64, &Moments::Exact)
+                .unwrap()
+                .eta_star;
+            let et = one_step(&rule, &stt, &h, p.batch as f64, &Moments::Exact)
+                .unwrap()
+                .eta_star;
             line += &format!(" {:.3}[th {:.3}..{:.3}]", lrs[i], et.min(e0), et.max(e0));
             // Within one grid step of the one-step theory band between the initial and the target state.
             let (lo, hi) = (nearest(&lrs, et.min(e0)), nearest(&lrs, et.max(e0)));
-            assert!(i + 1 >= lo && i <= hi + 1, "{rule:?} B={}: lr {} outside theory band", p.batch, lrs[i]);
+            assert!(
+                i + 1 >= lo && i <= hi + 1,
+                "{rule:?} B={}: lr {} outside theory band",
+                p.batch,
+                lrs[i]
+            );
             // Within two grid steps of the spec's values (their w* is not given).
-            assert!((lrs[i] / w).ln().abs() <= 2.0 * (lrs[1] / lrs[0]).ln() + 1e-9, "{rule:?} B={}: {} vs spec {w}", p.batch, lrs[i]);
+            assert!(
+                (lrs[i] / w).ln().abs() <= 2.0 * (lrs[1] / lrs[0]).ln() + 1e-9,
+                "{rule:?} B={}: {} vs spec {w}",
+                p.batch,
+                lrs[i]
+            );
             if rule == Rule::Sgd {
-                assert!(i.abs_diff(nearest(&lrs, e0)) <= 1, "SGD B={}: {} vs initial-state η* {e0}", p.batch, lrs[i]);
+                assert!(
+                    i.abs_diff(nearest(&lrs, e0)) <= 1,
+                    "SGD B={}: {} vs initial-state η* {e0}",
+                    p.batch,
+                    lrs[i]
+                );
             }
         }
         println!("{line}");
@@ -159,9 +262,18 @@ fn r9_multi_step_sweep_full_grid() {
 fn r9_fixed_horizon_is_different() {
     let (model, w0) = regression();
     let lrs = log_grid(1e-3, 10.0, 28);
-    let sweep = MultiStepSweep { optimizer: Optimizer::Sign, lrs: lrs.clone(), batches: vec![1, 256], seeds: 8, protocol: Protocol::FixedHorizon { steps: 60 } };
+    let sweep = MultiStepSweep {
+        optimizer: Optimizer::Sign,
+        lrs: lrs.clone(),
+        batches: vec![1, 256],
+        seeds: 8,
+        protocol: Protocol::FixedHorizon { steps: 60 },
+    };
     let pts = sweep.run(&model, &w0, &|| {}).unwrap();
-    println!("R9 fixed 60-step horizon, SignSGD: B=1 {:?}, B=256 {:?}", pts[0].best_lr, pts[1].best_lr);
+    println!(
+        "R9 fixed 60-step horizon, SignSGD: B=1 {:?}, B=256 {:?}",
+        pts[0].best_lr, pts[1].best_lr
+    );
     // With a fixed horizon SignSGD's best lr does not grow with B (spec: 0.070 → 0.050).
     assert!(pts[1].best_lr.unwrap() <= pts[0].best_lr.unwrap());
 }

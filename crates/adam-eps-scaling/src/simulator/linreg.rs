@@ -26,7 +26,9 @@ impl LinearRegression {
     /// `λ_k = 1/k`, `w* ~ N(0, I)` drawn from `seed`.
     pub fn new(d: usize, noise_std: f64, seed: u64) -> Result<Self> {
         if d == 0 || !(noise_std.is_finite() && noise_std >= 0.0) {
-            return Err(LawError::InvalidArgument(format!("need d > 0 and ν ≥ 0, got d={d}, ν={noise_std}")));
+            return Err(LawError::InvalidArgument(format!(
+                "need d > 0 and ν ≥ 0, got d={d}, ν={noise_std}"
+            )));
         }
         let mut rng = StdRng::seed_from_u64(seed);
         Ok(LinearRegression {
@@ -43,12 +45,21 @@ impl LinearRegression {
 
     /// Excess loss `½ eᵀΛe`.
     pub fn excess_loss(&self, w: &[f64]) -> f64 {
-        0.5 * w.iter().zip(&self.w_star).zip(&self.lam).map(|((w, s), l)| l * (w - s) * (w - s)).sum::<f64>()
+        0.5 * w
+            .iter()
+            .zip(&self.w_star)
+            .zip(&self.lam)
+            .map(|((w, s), l)| l * (w - s) * (w - s))
+            .sum::<f64>()
     }
 
     /// `g = Λe`.
     pub fn gradient(&self, w: &[f64]) -> Vec<f64> {
-        w.iter().zip(&self.w_star).zip(&self.lam).map(|((w, s), l)| l * (w - s)).collect()
+        w.iter()
+            .zip(&self.w_star)
+            .zip(&self.lam)
+            .map(|((w, s), l)| l * (w - s))
+            .collect()
     }
 
     /// `H = Λ`.
@@ -60,14 +71,20 @@ impl LinearRegression {
     pub fn covariance(&self, w: &[f64]) -> Array2<f64> {
         let g = self.gradient(w);
         let c = 2.0 * self.excess_loss(w) + self.noise_std * self.noise_std;
-        Array2::from_shape_fn((self.dim(), self.dim()), |(i, j)| g[i] * g[j] + if i == j { self.lam[i] * c } else { 0.0 })
+        Array2::from_shape_fn((self.dim(), self.dim()), |(i, j)| {
+            g[i] * g[j] + if i == j { self.lam[i] * c } else { 0.0 }
+        })
     }
 
     /// Diagonal statistics `(g, diag Σ)` for the one-step laws.
     pub fn grad_stats(&self, w: &[f64]) -> Result<GradStats> {
         let g = self.gradient(w);
         let c = 2.0 * self.excess_loss(w) + self.noise_std * self.noise_std;
-        let s2 = g.iter().zip(&self.lam).map(|(g, l)| l * c + g * g).collect();
+        let s2 = g
+            .iter()
+            .zip(&self.lam)
+            .map(|(g, l)| l * c + g * g)
+            .collect();
         GradStats::new(g, s2)
     }
 
@@ -85,7 +102,14 @@ impl LinearRegression {
     }
 
     /// Mean of `b` per-sample gradients into `out` (`tmp` is scratch of length d).
-    pub fn batch_grad<R: Rng>(&self, w: &[f64], b: usize, rng: &mut R, out: &mut [f64], tmp: &mut [f64]) {
+    pub fn batch_grad<R: Rng>(
+        &self,
+        w: &[f64],
+        b: usize,
+        rng: &mut R,
+        out: &mut [f64],
+        tmp: &mut [f64],
+    ) {
         out.iter_mut().for_each(|o| *o = 0.0);
         for _ in 0..b {
             self.sample_grad(w, rng, tmp);

@@ -61,7 +61,8 @@ impl<H: Curvature> QuadraticOracle<H> {
             Noise::FullCov(l) => {
                 let s = b.sqrt();
                 for i in 0..n {
-                    out[i] = self.g[i] + l[i].iter().zip(z.iter()).map(|(a, z)| a * z).sum::<f64>() / s;
+                    out[i] =
+                        self.g[i] + l[i].iter().zip(z.iter()).map(|(a, z)| a * z).sum::<f64>() / s;
                 }
             }
             Noise::Pool(pool) => {
@@ -78,7 +79,14 @@ impl<H: Curvature> QuadraticOracle<H> {
 
     /// `draws` batch gradients at batch size `b` (seeded, chunked over rayon; results depend only
     /// on `seed`, not on the thread count). Gaussian noise uses antithetic pairs `±z`.
-    pub fn run(&self, rule: &Rule, b: f64, draws: usize, seed: u64, eta_grid: &[f64]) -> Result<OracleResult> {
+    pub fn run(
+        &self,
+        rule: &Rule,
+        b: f64,
+        draws: usize,
+        seed: u64,
+        eta_grid: &[f64],
+    ) -> Result<OracleResult> {
         check_batch(b)?;
         rule.validate()?;
         if draws < 2 {
@@ -95,7 +103,9 @@ impl<H: Curvature> QuadraticOracle<H> {
         let parts: Vec<(f64, f64, f64, f64, f64)> = (0..chunks)
             .into_par_iter()
             .map(|c| {
-                let mut rng = StdRng::seed_from_u64(seed.wrapping_add((c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+                let mut rng = StdRng::seed_from_u64(
+                    seed.wrapping_add((c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                );
                 let mut gt = vec![0.0; n];
                 let mut z = vec![0.0; n];
                 let (mut sn, mut sd, mut snn, mut sdd, mut snd) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -115,7 +125,9 @@ impl<H: Curvature> QuadraticOracle<H> {
             })
             .collect();
         let k = draws as f64;
-        let s = parts.iter().fold([0.0; 5], |a, p| [a[0] + p.0, a[1] + p.1, a[2] + p.2, a[3] + p.3, a[4] + p.4]);
+        let s = parts.iter().fold([0.0; 5], |a, p| {
+            [a[0] + p.0, a[1] + p.1, a[2] + p.2, a[3] + p.3, a[4] + p.4]
+        });
         let (mn, md) = (s[0] / k, s[1] / k);
         if md <= 0.0 {
             return Err(LawError::NoOptimum("mean φᵀHφ ≤ 0".into()));
@@ -130,6 +142,12 @@ impl<H: Curvature> QuadraticOracle<H> {
             .copied()
             .max_by(|a, b| (a * mn - 0.5 * a * a * md).total_cmp(&(b * mn - 0.5 * b * b * md)))
             .unwrap_or(f64::NAN);
-        Ok(OracleResult { eta_ratio: r, eta_ratio_se: se, eta_grid_best: best, mean_num: mn, mean_den: md })
+        Ok(OracleResult {
+            eta_ratio: r,
+            eta_ratio_se: se,
+            eta_grid_best: best,
+            mean_num: mn,
+            mean_den: md,
+        })
     }
 }

@@ -22,7 +22,11 @@ pub enum Optimizer {
     SoftSign(f64),
     AdamDiv(f64),
     /// Adam with bias correction.
-    Adam { beta1: f64, beta2: f64, eps: f64 },
+    Adam {
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
 }
 
 /// Measurement protocol.
@@ -74,10 +78,14 @@ const BLOCK: usize = 16;
 impl MultiStepSweep {
     fn validate(&self) -> Result<()> {
         if self.lrs.is_empty() || self.batches.is_empty() || self.seeds == 0 {
-            return Err(LawError::InvalidArgument("empty lr grid, batch list or seed count".into()));
+            return Err(LawError::InvalidArgument(
+                "empty lr grid, batch list or seed count".into(),
+            ));
         }
         if let Some(&lr) = self.lrs.iter().find(|&&l| !(l > 0.0 && l.is_finite())) {
-            return Err(LawError::InvalidArgument(format!("learning rates must be > 0, got {lr}")));
+            return Err(LawError::InvalidArgument(format!(
+                "learning rates must be > 0, got {lr}"
+            )));
         }
         if self.batches.contains(&0) {
             return Err(LawError::NonPositiveBatch(0.0));
@@ -109,7 +117,15 @@ impl MultiStepSweep {
 
     /// Runs `max_steps` (at most) steps of every seed at `(b, lr)`; returns the first step count
     /// at which the seed-averaged loss is < `target` (StepsToTarget) and the averaged loss then.
-    fn run_one(&self, model: &LinearRegression, w0: &[f64], b: usize, lr: f64, max_steps: usize, target: Option<f64>) -> (Option<usize>, f64) {
+    fn run_one(
+        &self,
+        model: &LinearRegression,
+        w0: &[f64],
+        b: usize,
+        lr: f64,
+        max_steps: usize,
+        target: Option<f64>,
+    ) -> (Option<usize>, f64) {
         let d = model.dim();
         let init = model.excess_loss(w0);
         let mut states: Vec<SeedState> = (0..self.seeds)
@@ -140,7 +156,11 @@ impl MultiStepSweep {
                                     s.diverged = true;
                                 }
                             }
-                            if s.diverged { f64::INFINITY } else { model.excess_loss(&s.w) }
+                            if s.diverged {
+                                f64::INFINITY
+                            } else {
+                                model.excess_loss(&s.w)
+                            }
                         })
                         .collect()
                 })
@@ -163,10 +183,19 @@ impl MultiStepSweep {
     }
 
     /// Runs the sweep from `w0`; `tick` is called once per (B, lr) evaluated (progress bars).
-    pub fn run(&self, model: &LinearRegression, w0: &[f64], tick: &(dyn Fn() + Sync)) -> Result<Vec<SweepPoint>> {
+    pub fn run(
+        &self,
+        model: &LinearRegression,
+        w0: &[f64],
+        tick: &(dyn Fn() + Sync),
+    ) -> Result<Vec<SweepPoint>> {
         self.validate()?;
         if w0.len() != model.dim() {
-            return Err(LawError::LengthMismatch { what: "w0", expected: model.dim(), got: w0.len() });
+            return Err(LawError::LengthMismatch {
+                what: "w0",
+                expected: model.dim(),
+                got: w0.len(),
+            });
         }
         let init = model.excess_loss(w0);
         let mut out = Vec::with_capacity(self.batches.len());
@@ -184,9 +213,13 @@ impl MultiStepSweep {
             for &i in &order {
                 let lr = self.lrs[i];
                 match self.protocol {
-                    Protocol::StepsToTarget { fraction, max_steps } => {
+                    Protocol::StepsToTarget {
+                        fraction,
+                        max_steps,
+                    } => {
                         let cap = best.map_or(max_steps, |(_, s, _)| s);
-                        if let (Some(s), l) = self.run_one(model, w0, b, lr, cap, Some(fraction * init))
+                        if let (Some(s), l) =
+                            self.run_one(model, w0, b, lr, cap, Some(fraction * init))
                             && better(i, s, best)
                         {
                             best = Some((i, s, l));
@@ -194,7 +227,10 @@ impl MultiStepSweep {
                     }
                     Protocol::FixedHorizon { steps } => {
                         let (_, l) = self.run_one(model, w0, b, lr, steps, None);
-                        if l.is_finite() && best.is_none_or(|(bi, _, bl)| l < bl || (l == bl && lr < self.lrs[bi])) {
+                        if l.is_finite()
+                            && best
+                                .is_none_or(|(bi, _, bl)| l < bl || (l == bl && lr < self.lrs[bi]))
+                        {
                             best = Some((i, steps, l));
                         }
                     }
@@ -218,5 +254,8 @@ impl MultiStepSweep {
 
 /// The steps/examples pairs `(S, E = B·S)` of a StepsToTarget sweep (for [`crate::fit_steps_examples`]).
 pub fn steps_examples(points: &[SweepPoint]) -> Vec<(f64, f64)> {
-    points.iter().filter_map(|p| p.steps.map(|s| (s as f64, (s * p.batch) as f64))).collect()
+    points
+        .iter()
+        .filter_map(|p| p.steps.map(|s| (s as f64, (s * p.batch) as f64)))
+        .collect()
 }

@@ -19,7 +19,10 @@ pub fn instance_6_5() -> (GradStats, DiagH) {
 
 /// R4 / §9.5 surge instance: N = 16, H = 0.5 I + 0.5 11ᵀ, g = 1e-3, σ = 3e-2.
 pub fn instance_r4() -> (GradStats, DenseH) {
-    (GradStats::uniform(16, 1e-3, 9e-4).unwrap(), DenseH::rank_one_plus_identity(&[1.0; 16], 0.5))
+    (
+        GradStats::uniform(16, 1e-3, 9e-4).unwrap(),
+        DenseH::rank_one_plus_identity(&[1.0; 16], 0.5),
+    )
 }
 
 /// A dense, positive-definite N = 12 instance (seeded, deterministic).
@@ -28,8 +31,15 @@ pub fn dense_12(noise_scale: f64) -> (GradStats, DenseH) {
     let v = |i: usize, j: usize| (((i * 7 + j * 13) % 11) as f64 / 11.0 - 0.5) * 0.6;
     let a = ndarray::Array2::from_shape_fn((n, n), |(i, j)| v(i, j));
     let h = a.dot(&a.t()) + ndarray::Array2::<f64>::eye(n) * 0.5;
-    let g: Vec<f64> = (0..n).map(|i| 1e-3 * (1.0 + 0.3 * ((i * 5 % 7) as f64 - 3.0) / 3.0) * if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
-    let s2: Vec<f64> = (0..n).map(|i| noise_scale * 9e-4 * (1.0 + 0.2 * ((i * 3 % 5) as f64 - 2.0) / 2.0)).collect();
+    let g: Vec<f64> = (0..n)
+        .map(|i| {
+            1e-3 * (1.0 + 0.3 * ((i * 5 % 7) as f64 - 3.0) / 3.0)
+                * if i % 3 == 0 { -1.0 } else { 1.0 }
+        })
+        .collect();
+    let s2: Vec<f64> = (0..n)
+        .map(|i| noise_scale * 9e-4 * (1.0 + 0.2 * ((i * 3 % 5) as f64 - 2.0) / 2.0))
+        .collect();
     (GradStats::new(g, s2).unwrap(), DenseH::new(h).unwrap())
 }
 
