@@ -30,6 +30,7 @@
 //! ```
 
 pub mod core;
+pub mod decode;
 mod error;
 pub mod findings;
 pub mod flash;
@@ -41,6 +42,7 @@ pub mod ops;
 pub mod rope_convert;
 
 pub use crate::core::{AttentionCore, CoreCache, CoreGrads, CoreKind, Tiles};
+pub use decode::{LayerKv, ModelKv};
 pub use error::{Error, Result};
 pub use flash::{Flash, FlashConfig, GlobalDenom, MixedChunkAttention};
 pub use kernels::ops::rope::RopeLayout;

@@ -192,6 +192,21 @@ impl GauAlpha {
         &self.layers
     }
 
+    /// The GAU layers, mutably (for example to pick the attention core).
+    pub fn layers_mut(&mut self) -> &mut [Gau] {
+        &mut self.layers
+    }
+
+    /// The token and segment tables.
+    pub(crate) fn tables(&self) -> (&Tensor, &Tensor) {
+        (&self.token.table.value, &self.segment.table.value)
+    }
+
+    /// The parameter-free post-norm.
+    pub(crate) fn post_norm(&self) -> &RmsNorm {
+        &self.norm
+    }
+
     fn drop(&self, x: Tensor, train: Train, site: u64) -> Result<Tensor> {
         match train {
             Train::Train { seed } if self.cfg.dropout > 0.0 => {
