@@ -64,8 +64,6 @@ pub fn run(args: &[String]) -> Result<()> {
         benches.len(),
         benches.join(", ")
     );
-    let mut cmd = util::cargo();
-    cmd.args(["bench", "--workspace", "--benches", "--no-fail-fast"]);
     if opts.cuda {
         let (gpu, what) = util::gpu_present();
         if !gpu {
@@ -74,35 +72,65 @@ pub fn run(args: &[String]) -> Result<()> {
             )));
         }
         println!("bench: GPU: {what}");
-        let feats = util::cuda_features(&pkgs);
-        if feats.is_empty() {
+        if util::cuda_features(&pkgs).is_empty() {
             return Err(Failure::new("--cuda: no crate has a `cuda` feature"));
         }
-        cmd.args(["--features", &feats]);
     }
-    cmd.arg("--");
-    if let Some(f) = &opts.filter {
-        cmd.arg(f);
-    }
-    cmd.arg("--noplot");
+    // Every cargo call selects the whole workspace (`--workspace --bench NAME`) with the same
+    // features, so cargo resolves features once and the per-target runs reuse the first build.
+    let features: Vec<String> = if opts.cuda {
+        vec!["--features".into(), util::cuda_features(&pkgs)]
+    } else {
+        Vec::new()
+    };
+    let mut criterion_args: Vec<String> = opts.filter.iter().cloned().collect();
+    criterion_args.push("--noplot".into());
     if opts.quick {
-        cmd.args([
+        for a in [
             "--warm-up-time",
             "0.5",
             "--measurement-time",
             "1.5",
             "--sample-size",
             "10",
-        ]);
-        cmd.env("FRUGAL_BENCH_QUICK", "1");
+        ] {
+            criterion_args.push(a.into());
+        }
     }
+    // Build every bench first (in parallel); then run each target on its own, so that one
+    // bench that does not build or fails does not hide the others' results.
+    let mut build = util::cargo();
+    build
+        .args(["bench", "--workspace", "--no-run", "--bench", "*"])
+        .args(&features);
+    let _ = util::run_status(&mut build)?;
     // Criterion results written from now on belong to this run; older files are ignored.
     let since = SystemTime::now() - std::time::Duration::from_secs(1);
-    let ok = util::run_status(&mut cmd)?;
+    let mut failed = Vec::new();
+    let mut names: Vec<&String> = pkgs.iter().flat_map(|p| p.benches.iter()).collect();
+    names.sort();
+    names.dedup();
+    for b in names {
+        let mut cmd = util::cargo();
+        cmd.args(["bench", "--workspace", "--bench", b])
+            .args(&features)
+            .arg("--")
+            .args(&criterion_args);
+        if opts.quick {
+            cmd.env("FRUGAL_BENCH_QUICK", "1");
+        }
+        if !util::run_status(&mut cmd)? {
+            failed.push(b.clone());
+        }
+    }
+    let ok = failed.is_empty();
     let mut all = bench_summary::read_criterion(&util::target_dir().join("criterion"), since);
 
     let peer_list = peers::discover();
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = failed
+        .iter()
+        .map(|f| format!("bench {f} FAILED to build or run: its results are missing"))
+        .collect();
     let mut unmeasured = BTreeMap::new();
     if opts.peers {
         if all.is_empty() {

@@ -148,9 +148,13 @@ pub fn run_all(peers: &[Peer], results: &[Measurement], quick: bool) -> Result<V
         let mut cmd = Command::new(util::python());
         cmd.arg(&p.path)
             .env("PYTHONPATH", site_dir())
-            .env("FRUGAL_BENCH_QUICK", if quick { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
+        if quick {
+            cmd.env("FRUGAL_BENCH_QUICK", "1");
+        } else {
+            cmd.env_remove("FRUGAL_BENCH_QUICK");
+        }
         for v in &p.unset_env {
             cmd.env_remove(v);
         }
