@@ -2,41 +2,28 @@
 
 use super::*;
 
-struct Exp;
-impl Map1<f32> for Exp {
-    #[inline(always)]
-    fn apply(&self, x: f32) -> f32 {
-        exp_f32(x)
-    }
+/// A test kernel running `$f::<M>` with separate multiply-adds in the portable loop and fused
+/// ones in FMA loops, so every level tests the code it runs in the ops.
+macro_rules! math_kernel {
+    ($name:ident, $f:ident $(. $field:tt)?) => {
+        struct $name;
+        impl Map1<f32> for $name {
+            #[inline(always)]
+            fn apply(&self, x: f32) -> f32 {
+                $f::<Separate>(x) $(. $field)?
+            }
+            #[inline(always)]
+            fn apply_fma(&self, x: f32) -> f32 {
+                $f::<Fused>(x) $(. $field)?
+            }
+        }
+    };
 }
-struct Sig;
-impl Map1<f32> for Sig {
-    #[inline(always)]
-    fn apply(&self, x: f32) -> f32 {
-        sigmoid_parts_f32(x).0
-    }
-}
-struct OneMinusSig;
-impl Map1<f32> for OneMinusSig {
-    #[inline(always)]
-    fn apply(&self, x: f32) -> f32 {
-        sigmoid_parts_f32(x).1
-    }
-}
-struct Cdf;
-impl Map1<f32> for Cdf {
-    #[inline(always)]
-    fn apply(&self, x: f32) -> f32 {
-        normal_cdf_f32(x)
-    }
-}
-struct Pdf;
-impl Map1<f32> for Pdf {
-    #[inline(always)]
-    fn apply(&self, x: f32) -> f32 {
-        normal_pdf_f32(x)
-    }
-}
+math_kernel!(Exp, exp_f32);
+math_kernel!(Sig, sigmoid_parts_f32.0);
+math_kernel!(OneMinusSig, sigmoid_parts_f32.1);
+math_kernel!(Cdf, normal_cdf_f32);
+math_kernel!(Pdf, normal_pdf_f32);
 
 fn sweep(lo: f32, hi: f32, n: usize) -> Vec<f32> {
     (0..n)
