@@ -4,8 +4,10 @@
 use crate::config::{DecayMode, Guard, LionConfig, ParamKind, TigerConfig};
 use crate::cpu::adamw::{AdamJob, AdamScalars, adamw_step};
 use crate::cpu::lion::{LionJob, LionScalars, lion_step, lion_step_bf16};
-use crate::cpu::tiger::{RowScalars, TigerJob, TigerScalars, shrink, tiger_dense, tiger_rows};
-use crate::cpu::{BadValues, accumulate, has_bad, tensor_sum_sq};
+use crate::cpu::tiger::{
+    RowJob, RowScalars, TigerJob, TigerScalars, TigerWork, shrink, tiger_fused,
+};
+use crate::cpu::{BadValues, accumulate, bad_flags, tensor_sum_sq};
 use crate::optimizer::{Algorithm, Moment, Slot};
 use crate::{Error, Result};
 use kernels::{DType, Float, Storage, Tensor};
@@ -198,9 +200,17 @@ fn run_cpu<F: Float>(algo: &Algorithm, items: Vec<(&mut Slot, &mut [F], &[F])>) 
     Ok(())
 }
 
+/// Gradient bytes per guard window: the window's gradients are tested for bad values in one
+/// parallel read, then the window's clean tensors are updated while those gradient lines are
+/// still in the last-level cache, so the guard costs no second DRAM read of g (except for a
+/// single tensor larger than the window, which forms a window of its own).
+const GUARD_WINDOW_BYTES: usize = 8 << 20;
+
+/// A Tiger tensor after its counters moved: (slot, θ, g, first, update, micro-step t).
+type Prepared<'a, F> = (&'a mut Slot, &'a mut [F], &'a [F], bool, bool, u64);
+
 fn run_tiger<F: Float>(c: &TigerConfig, items: Vec<(&mut Slot, &mut [F], &[F])>) -> Result<()> {
-    let mut jobs = Vec::new();
-    let mut caches = Vec::new();
+    let mut prepared = Vec::with_capacity(items.len());
     for (s, th, g) in items {
         let (first, update) = phase(s.t, c.grad_accum_steps);
         let t = s.t;
@@ -209,7 +219,45 @@ fn run_tiger<F: Float>(c: &TigerConfig, items: Vec<(&mut Slot, &mut [F], &[F])>)
             s.decayed = false;
             s.touched.iter_mut().for_each(|x| *x = false);
         }
-        if guard_values(c.guard).is_some_and(|b| has_bad(g, b)) {
+        prepared.push((s, th, g, first, update, t));
+    }
+    let guard = guard_values(c.guard);
+    let window = if guard.is_some() {
+        GUARD_WINDOW_BYTES
+    } else {
+        usize::MAX
+    };
+    let mut rest = prepared.into_iter().peekable();
+    while rest.peek().is_some() {
+        let mut win = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(p) = rest.peek() {
+            let b = std::mem::size_of_val(p.2);
+            if !win.is_empty() && bytes.saturating_add(b) > window {
+                break;
+            }
+            bytes = bytes.saturating_add(b);
+            win.extend(rest.next());
+        }
+        tiger_window(c, guard, win)?;
+    }
+    Ok(())
+}
+
+/// Guard test, then one fused update launch, for a window of tensors.
+fn tiger_window<F: Float>(
+    c: &TigerConfig,
+    guard: Option<BadValues>,
+    win: Vec<Prepared<'_, F>>,
+) -> Result<()> {
+    let bad = match guard {
+        Some(b) => bad_flags(&win.iter().map(|p| p.2).collect::<Vec<_>>(), b),
+        None => vec![false; win.len()],
+    };
+    let mut jobs = Vec::new();
+    let mut caches = Vec::new();
+    for ((s, th, g, first, update, t), bad) in win.into_iter().zip(bad) {
+        if bad {
             s.guard_events += 1;
             shrink(th, s.centre, c.shrink_ratio);
             s.sum_sq = None;
@@ -245,8 +293,17 @@ fn run_tiger<F: Float>(c: &TigerConfig, items: Vec<(&mut Slot, &mut [F], &[F])>)
                 lambda,
                 rms_floor: c.rms_floor,
             };
-            let touched = if lazy { Some(&mut s.touched[..]) } else { None };
-            tiger_rows(th, full::<F>(&mut s.m)?, g, d, rs, touched);
+            let Slot { m, touched, .. } = s;
+            let touched = if lazy { Some(&mut touched[..]) } else { None };
+            jobs.push(TigerWork::Rows(RowJob {
+                theta: th,
+                m: full::<F>(m)?,
+                g,
+                d,
+                s: rs,
+                touched,
+            }));
+            caches.push((false, None));
             continue;
         }
         let matrix = s.kind == ParamKind::Matrix;
@@ -260,7 +317,7 @@ fn run_tiger<F: Float>(c: &TigerConfig, items: Vec<(&mut Slot, &mut [F], &[F])>)
             alpha
         };
         let Slot { m, sum_sq, .. } = s;
-        jobs.push(TigerJob {
+        jobs.push(TigerWork::Dense(TigerJob {
             theta: th,
             m: full::<F>(m)?,
             g,
@@ -272,12 +329,12 @@ fn run_tiger<F: Float>(c: &TigerConfig, items: Vec<(&mut Slot, &mut [F], &[F])>)
                 update,
             },
             want_sum_sq: matrix,
-        });
-        caches.push((matrix && update, sum_sq));
+        }));
+        caches.push((matrix && update, Some(sum_sq)));
     }
-    let sums = tiger_dense(jobs);
+    let sums = tiger_fused(jobs);
     for ((set, cache), v) in caches.into_iter().zip(sums) {
-        if set {
+        if let (true, Some(cache)) = (set, cache) {
             *cache = Some(v);
         }
     }

@@ -97,6 +97,43 @@ pub fn has_bad<F: Float>(g: &[F], what: BadValues) -> bool {
     })
 }
 
+/// Per slice of `gs`: whether it holds a bad value ([`has_bad`] for many tensors in one parallel
+/// launch, chunk by chunk).
+pub fn bad_flags<F: Float>(gs: &[&[F]], what: BadValues) -> Vec<bool> {
+    let pieces: Vec<(usize, &[F])> = gs
+        .iter()
+        .enumerate()
+        .flat_map(|(id, g)| g.chunks(CHUNK).map(move |c| (id, c)))
+        .collect();
+    let hits: Vec<(usize, bool)> = pieces
+        .into_par_iter()
+        .map(|(id, c)| (id, with_simd(|| chunk_has_bad(c, what))))
+        .collect();
+    let mut out = vec![false; gs.len()];
+    for (id, b) in hits {
+        out[id] |= b;
+    }
+    out
+}
+
+#[inline(always)]
+fn chunk_has_bad<F: Float>(c: &[F], what: BadValues) -> bool {
+    let mut bad = false;
+    match what {
+        BadValues::NonFinite => {
+            for &x in c {
+                bad |= !x.is_finite();
+            }
+        }
+        BadValues::Nan => {
+            for &x in c {
+                bad |= x.is_nan();
+            }
+        }
+    }
+    bad
+}
+
 /// `acc += g` (the first micro-step of a group copies instead), chunked: the mean-gradient
 /// buffer of Lion and AdamW under k-step accumulation.
 pub fn accumulate<F: Float>(acc: &mut [F], g: &[F], first: bool) {

@@ -7,7 +7,12 @@
 //! is still in cache and added in a fixed order, so no separate read pass is needed.
 //!
 //! Embeddings ([V, d]) are processed by rows: the row's RMS is taken from the row just before
-//! updating it (the row is in cache), then the row is updated.
+//! updating it (the row is in L1), then the row is folded and updated in one loop.
+//!
+//! [`tiger_fused`] runs dense tensors and embedding rows together in one parallel launch. Its
+//! pieces run in reverse order: the caller's guard test ([`super::bad_flags`]) has just read the
+//! gradients front to back, so the most recently tested gradient lines, still in cache, are the
+//! first ones the update reads again.
 
 use super::{CHUNK, sign, sum_sq, with_simd};
 use kernels::Float;
@@ -38,6 +43,23 @@ pub struct TigerJob<'a, F> {
     pub want_sum_sq: bool,
 }
 
+/// One embedding table's share of a Tiger micro-step: rows of length `d`; `touched` for lazy
+/// rows (see [`tiger_rows`]).
+pub struct RowJob<'a, F> {
+    pub theta: &'a mut [F],
+    pub m: &'a mut [F],
+    pub g: &'a [F],
+    pub d: usize,
+    pub s: RowScalars,
+    pub touched: Option<&'a mut [bool]>,
+}
+
+/// A tensor of a fused Tiger launch.
+pub enum TigerWork<'a, F> {
+    Dense(TigerJob<'a, F>),
+    Rows(RowJob<'a, F>),
+}
+
 #[inline(always)]
 fn fold<F: Float>(m: &mut [F], g: &[F], b1: F, inc: F) {
     for (m, &g) in m.iter_mut().zip(g) {
@@ -54,38 +76,141 @@ fn fold_update<F: Float>(th: &mut [F], m: &mut [F], g: &[F], s: TigerScalars<F>)
     }
 }
 
+/// One chunk of a dense job: returns Σθ² of the new θ when asked (0 otherwise). Each loop is
+/// its own small [`with_simd`] closure: a large closure body is not inlined into the AVX2
+/// wrapper and then runs as plain SSE2 code (measured 2–3× slower).
+fn dense_chunk<F: Float>(t: &mut [F], m: &mut [F], g: &[F], s: TigerScalars<F>, want: bool) -> f64 {
+    if !s.update {
+        with_simd(|| fold(m, g, s.b1, s.inc));
+        return 0.0;
+    }
+    with_simd(|| fold_update(t, m, g, s));
+    if want {
+        // Σθ² of the new θ while the chunk is still in L2.
+        with_simd(|| sum_sq(t))
+    } else {
+        0.0
+    }
+}
+
 /// Runs every dense job in one parallel pass; returns, per job, Σθ² of the new θ (0 when not
 /// asked for).
 pub fn tiger_dense<F: Float>(jobs: Vec<TigerJob<'_, F>>) -> Vec<f64> {
+    tiger_fused(jobs.into_iter().map(TigerWork::Dense).collect())
+}
+
+enum Piece<'a, F> {
+    Dense {
+        id: usize,
+        t: &'a mut [F],
+        m: &'a mut [F],
+        g: &'a [F],
+        s: TigerScalars<F>,
+        want: bool,
+    },
+    Rows {
+        t: &'a mut [F],
+        m: &'a mut [F],
+        g: &'a [F],
+        d: usize,
+        s: RowScalars,
+        tc: &'a mut [bool],
+        lazy: bool,
+    },
+}
+
+/// Runs dense jobs and embedding row jobs in one parallel launch (pieces of ≤ [`CHUNK`]
+/// elements, whole rows for embeddings); returns, per job, Σθ² of the new θ for dense jobs
+/// that asked for it (0 otherwise). Partial sums are added in the tensor's chunk order,
+/// whatever order the pieces ran in.
+pub fn tiger_fused<F: Float>(jobs: Vec<TigerWork<'_, F>>) -> Vec<f64> {
     let n_jobs = jobs.len();
     let mut pieces = Vec::new();
     for (id, j) in jobs.into_iter().enumerate() {
-        for ((t, m), g) in j
-            .theta
-            .chunks_mut(CHUNK)
-            .zip(j.m.chunks_mut(CHUNK))
-            .zip(j.g.chunks(CHUNK))
-        {
-            pieces.push((id, t, m, g, j.s, j.want_sum_sq));
+        match j {
+            TigerWork::Dense(j) => {
+                for ((t, m), g) in j
+                    .theta
+                    .chunks_mut(CHUNK)
+                    .zip(j.m.chunks_mut(CHUNK))
+                    .zip(j.g.chunks(CHUNK))
+                {
+                    let (s, want) = (j.s, j.want_sum_sq);
+                    pieces.push(Piece::Dense {
+                        id,
+                        t,
+                        m,
+                        g,
+                        s,
+                        want,
+                    });
+                }
+            }
+            TigerWork::Rows(j) => {
+                let d = j.d.max(1);
+                let rows_per = (CHUNK / d).max(1);
+                let step = rows_per * d;
+                let rows = j.theta.len() / d;
+                let touched: &mut [bool] = j.touched.unwrap_or_default();
+                let lazy = touched.len() == rows && rows > 0;
+                let mut tchunks = touched.chunks_mut(rows_per);
+                for ((t, m), g) in j
+                    .theta
+                    .chunks_mut(step)
+                    .zip(j.m.chunks_mut(step))
+                    .zip(j.g.chunks(step))
+                {
+                    let tc = if lazy {
+                        tchunks.next().unwrap_or_default()
+                    } else {
+                        &mut [][..]
+                    };
+                    let s = j.s;
+                    pieces.push(Piece::Rows {
+                        t,
+                        m,
+                        g,
+                        d,
+                        s,
+                        tc,
+                        lazy,
+                    });
+                }
+            }
         }
     }
     let partial: Vec<(usize, f64)> = pieces
         .into_par_iter()
-        .map(|(id, t, m, g, s, want)| {
-            with_simd(|| {
-                if s.update {
-                    fold_update(t, m, g, s);
-                    (id, if want { sum_sq(t) } else { 0.0 })
-                } else {
-                    fold(m, g, s.b1, s.inc);
-                    (id, 0.0)
-                }
-            })
+        .rev()
+        .map(|p| match p {
+            Piece::Dense {
+                id,
+                t,
+                m,
+                g,
+                s,
+                want,
+            } => (id, dense_chunk(t, m, g, s, want)),
+            Piece::Rows {
+                t,
+                m,
+                g,
+                d,
+                s,
+                tc,
+                lazy,
+            } => {
+                rows_chunk(t, m, g, d, s, tc, lazy);
+                (usize::MAX, 0.0)
+            }
         })
         .collect();
     let mut out = vec![0.0; n_jobs];
-    for (id, p) in partial {
-        out[id] += p;
+    // `partial` is in reverse piece order: add each job's chunks front to back.
+    for &(id, p) in partial.iter().rev() {
+        if id != usize::MAX {
+            out[id] += p;
+        }
     }
     out
 }
@@ -120,70 +245,82 @@ pub fn tiger_rows<F: Float>(
     s: RowScalars,
     touched: Option<&mut [bool]>,
 ) {
-    let d = d.max(1);
-    let rows_per = (CHUNK / d).max(1);
-    let step = rows_per * d;
-    let rows = theta.len() / d;
-    let mut dummy;
-    let touched: &mut [bool] = match touched {
-        Some(t) => t,
-        None => {
-            dummy = Vec::new();
-            &mut dummy[..]
-        }
+    let job = RowJob {
+        theta,
+        m,
+        g,
+        d,
+        s,
+        touched,
     };
-    let lazy = touched.len() == rows && rows > 0;
-    let tchunks: Vec<&mut [bool]> = if lazy {
-        touched.chunks_mut(rows_per).collect()
-    } else {
-        (0..theta.len().div_ceil(step))
-            .map(|_| &mut [][..])
-            .collect()
-    };
-    theta
-        .par_chunks_mut(step)
-        .zip(m.par_chunks_mut(step))
-        .zip(g.par_chunks(step))
-        .zip(tchunks.into_par_iter())
-        .for_each(|(((th, m), g), tc)| {
-            with_simd(|| {
-                for (r, ((th, m), g)) in th
-                    .chunks_mut(d)
-                    .zip(m.chunks_mut(d))
-                    .zip(g.chunks(d))
-                    .enumerate()
-                {
-                    let b1 = if lazy {
-                        if s.group_start {
-                            tc[r] = false;
-                        }
-                        if g.iter().all(|&x| x == F::zero()) {
-                            if s.update && tc[r] {
-                                row_update(th, m, s);
-                            }
-                            continue;
-                        }
-                        let b = if tc[r] { 1.0 } else { s.beta };
-                        tc[r] = true;
-                        b
-                    } else {
-                        s.dense_b1
-                    };
-                    fold(m, g, F::from_f64(b1), F::from_f64(s.inc));
-                    if s.update {
-                        row_update(th, m, s);
-                    }
+    tiger_fused(vec![TigerWork::Rows(job)]);
+}
+
+/// Whole rows of an embedding table (a piece of [`tiger_fused`]); row loops in small
+/// [`with_simd`] closures (see [`dense_chunk`]).
+fn rows_chunk<F: Float>(
+    th: &mut [F],
+    m: &mut [F],
+    g: &[F],
+    d: usize,
+    s: RowScalars,
+    tc: &mut [bool],
+    lazy: bool,
+) {
+    let inc = F::from_f64(s.inc);
+    for (r, ((th, m), g)) in th
+        .chunks_mut(d)
+        .zip(m.chunks_mut(d))
+        .zip(g.chunks(d))
+        .enumerate()
+    {
+        let b1 = if lazy {
+            if s.group_start {
+                tc[r] = false;
+            }
+            if g.iter().all(|&x| x == F::zero()) {
+                if s.update && tc[r] {
+                    with_simd(|| row_update(th, m, s));
                 }
-            })
-        });
+                continue;
+            }
+            let b = if tc[r] { 1.0 } else { s.beta };
+            tc[r] = true;
+            b
+        } else {
+            s.dense_b1
+        };
+        let b1 = F::from_f64(b1);
+        if s.update {
+            // θ's row RMS is of the old row: take it before the fused fold + update.
+            let (eta, dm) = row_eta(th, s);
+            let rs = TigerScalars {
+                b1,
+                inc,
+                eta,
+                decay_mul: dm,
+                update: true,
+            };
+            with_simd(|| fold_update(th, m, g, rs));
+        } else {
+            with_simd(|| fold(m, g, b1, inc));
+        }
+    }
+}
+
+/// (η, d = 1 − η·λ) of one row from its RMS before the update.
+#[inline(always)]
+fn row_eta<F: Float>(th: &[F], s: RowScalars) -> (F, F) {
+    let rms = (with_simd(|| sum_sq(th)) / th.len() as f64)
+        .sqrt()
+        .max(s.rms_floor);
+    let eta = s.alpha * rms;
+    (F::from_f64(eta), F::from_f64(1.0 - eta * s.lambda))
 }
 
 #[inline(always)]
 fn row_update<F: Float>(th: &mut [F], m: &[F], s: RowScalars) {
-    let rms = (sum_sq(th) / th.len() as f64).sqrt().max(s.rms_floor);
-    let eta = s.alpha * rms;
-    let d = F::from_f64(1.0 - eta * s.lambda);
-    let eta = F::from_f64(eta);
+    let (eta, d) = row_eta(th, s);
     for (t, &m) in th.iter_mut().zip(m) {
         *t = *t * d - eta * sign(m);
     }
