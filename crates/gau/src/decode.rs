@@ -57,7 +57,10 @@ fn append_seq(a: Option<&Tensor>, new: &Tensor) -> Result<Tensor> {
             got: new.shape().to_vec(),
         });
     }
-    let (av, nv) = (a.to_vec::<f64>()?, new.to_vec::<f64>()?);
+    // Through f64, which is exact for f32 values.
+    let f64s =
+        |t: &Tensor| -> Result<Vec<f64>> { Ok(t.to_dtype(kernels::DType::F64)?.to_vec::<f64>()?) };
+    let (av, nv) = (f64s(a)?, f64s(new)?);
     let mut out = Vec::with_capacity(av.len() + nv.len());
     for i in 0..*b {
         out.extend_from_slice(&av[i * t * w..(i + 1) * t * w]);

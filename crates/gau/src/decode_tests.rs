@@ -107,6 +107,15 @@ fn decoding_with_the_materialised_core_and_length_limit() {
         Err(crate::Error::TooLong { n: 9, max: 8 })
     ));
     assert!(model.decode_step(&[1, 2], &[0], [1, 2], &mut kv).is_err());
+    // An f32 model decodes too (the cache copies through f64, exactly).
+    let m32 = GauAlpha::new(cfg(Normalization::Softmax), DType::F32, 5).unwrap();
+    let mut kv32 = m32.new_kv();
+    for t in 0..3 {
+        let y = m32
+            .decode_step(&ids[t..t + 1], &seg[t..t + 1], [1, 1], &mut kv32)
+            .unwrap();
+        assert_eq!(y.shape(), &[1, 1, 13]);
+    }
     let x = Tensor::from_vec(vec![0.0f64; 5], &[1, 1, 5]).unwrap();
     let mut lkv = crate::LayerKv::default();
     assert!(matches!(

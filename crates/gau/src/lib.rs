@@ -29,6 +29,7 @@
 //! # Ok::<(), gau::Error>(())
 //! ```
 
+pub mod baseline;
 pub mod core;
 pub mod decode;
 mod error;

@@ -32,7 +32,7 @@ pub fn attention_entropy(a: &Tensor) -> Result<Vec<f64>> {
             .into());
         }
     };
-    let v = a.to_vec::<f64>()?;
+    let v = a.to_dtype(kernels::DType::F64)?.to_vec::<f64>()?;
     Ok(v.chunks(n_k).map(row_entropy).collect())
 }
 

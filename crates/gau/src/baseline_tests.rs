@@ -1,0 +1,92 @@
+use super::*;
+use kernels::testing::{randn, rng};
+use nn::gradcheck::{Checkable, GradCheckOptions, gradcheck, randn_f64};
+
+struct Check {
+    block: MhaFfn,
+    mask: Mask,
+}
+
+impl Module for Check {
+    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
+        self.block.visit(p, f)
+    }
+    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
+        self.block.visit_mut(p, f)
+    }
+}
+
+impl Checkable for Check {
+    type Input = Tensor;
+    fn check_forward(&self, x: &Tensor) -> nn::Result<Tensor> {
+        Ok(self.block.forward(x, &self.mask)?.0)
+    }
+    fn check_backward(
+        &mut self,
+        x: &Tensor,
+        dy: &Tensor,
+        sink: &mut dyn GradSink,
+    ) -> nn::Result<Option<Tensor>> {
+        let (_, c) = self.block.forward(x, &self.mask)?;
+        Ok(Some(self.block.backward(c, dy, sink)?))
+    }
+}
+
+#[test]
+fn gradcheck_input_and_every_parameter() {
+    for causal in [false, true] {
+        let mut block = MhaFfn::new(8, 2, 12, DType::F64, 3).unwrap();
+        // O(1) weights so attention is far from uniform and every gradient is sizeable.
+        let mut k = 0;
+        block.visit_mut(&Prefix::root(), &mut |_, p| {
+            k += 1;
+            let v: Vec<f64> = randn(&mut rng(40 + k), p.numel())
+                .into_iter()
+                .map(|x| 0.6 * x)
+                .collect();
+            p.value = Tensor::from_vec(v, p.value.shape()).unwrap();
+        });
+        let mask = Mask {
+            causal,
+            ..Mask::none()
+        }
+        .with_lengths(&[5, 3]);
+        let mut c = Check { block, mask };
+        let x = randn_f64(&[2, 5, 8], 7).unwrap();
+        let rep = gradcheck(&mut c, &x, &GradCheckOptions::default()).unwrap();
+        println!("causal {causal}: worst {:.2e}", rep.worst());
+        assert_eq!(rep.entries.len(), 5);
+        assert!(rep.worst() < 1e-6, "{rep}");
+    }
+}
+
+#[test]
+fn parameters_match_two_gau_layers_and_bad_input_errors() {
+    let (d, e, s) = (64, 128, 16);
+    let block = MhaFfn::new(d, 4, 4 * d, DType::F32, 0).unwrap();
+    let names: Vec<String> = block.named_params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["w_qkv", "w_o", "w_1", "w_2"]);
+    assert_eq!(block.num_params(), 12 * d * d);
+    let two_gau = 2 * (d * (2 * e + s) + 2 * s + e * d);
+    let ratio = two_gau as f64 / block.num_params() as f64;
+    assert!((ratio - 1.0).abs() < 0.05, "{ratio}");
+    let x = Tensor::from_vec(vec![0f32; 2 * 3 * 7], &[2, 3, 7]).unwrap();
+    assert!(matches!(
+        block.forward(&x, &Mask::none()),
+        Err(Error::WidthMismatch { .. })
+    ));
+    let x = Tensor::from_vec(vec![0f32; 2 * 3 * d], &[2, 3, d]).unwrap();
+    assert!(matches!(
+        block.forward(&x, &Mask::none().with_lengths(&[3])),
+        Err(Error::MaskLength { .. })
+    ));
+    assert_eq!(
+        block.forward(&x, &Mask::causal()).unwrap().0.shape(),
+        &[2, 3, d]
+    );
+    assert!(MhaFfn::new(10, 3, 4, DType::F32, 0).is_err());
+    assert!(matches!(
+        MhaFfn::new(6, 2, 4, DType::F32, 0),
+        Err(Error::OddRopeWidth { s: 3 })
+    ));
+}
