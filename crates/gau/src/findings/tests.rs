@@ -5,11 +5,11 @@ use crate::{AttentionCore, CoreKind, Gau, GauConfig, Mask, Normalization};
 use kernels::testing::{randn, rng, uniform};
 use kernels::{DType, Tensor};
 
-const NS: [usize; 5] = [64, 256, 1024, 4096, 16384];
+const NS: [usize; 4] = [64, 256, 1024, 4096];
 
 fn errors(noise: NoiseKind, agg: Aggregator) -> Vec<f64> {
     NS.iter()
-        .map(|&n| noise_error(n, 16, 200, noise, agg, 7 + n as u64).unwrap())
+        .map(|&n| noise_error(n, 16, 100, noise, agg, 7 + n as u64).unwrap())
         .collect()
 }
 
@@ -17,9 +17,10 @@ fn within(got: f64, want: f64, rel: f64) -> bool {
     (got - want).abs() <= rel * want.abs()
 }
 
-/// §7.1 table, 200 trials as in the spec (a different random stream, so agreement is
-/// statistical: the trial-to-trial spread of ‖õ − o‖ is ~50 % of its mean, so the standard
-/// error of a 200-trial mean is ~4 %; we allow 12 %, three standard errors).
+/// §7.1 table for n = 64 … 4096 (16384 is left out to keep the test near 2 s), 100 trials
+/// (the spec used 200 and a different random stream, so agreement is statistical: the
+/// trial-to-trial spread of ‖õ − o‖ is ~50 % of its mean, so the standard error of a 100-trial
+/// mean is ~5 %; we allow 15 %, three standard errors).
 #[test]
 fn noise_error_falls_like_inverse_sqrt_n_for_softmax_only() {
     let x: Vec<f64> = NS.iter().map(|&n| n as f64).collect();
@@ -34,25 +35,30 @@ fn noise_error_falls_like_inverse_sqrt_n_for_softmax_only() {
     println!("softmax {soft:.3?} slope {s_soft:.3}");
     println!("relu2   {relu:.3?} slope {s_relu:.3}");
     println!("corr    {corr:.3?}");
-    let want_soft = [0.722, 0.453, 0.254, 0.132, 0.065];
-    let want_relu = [0.612, 0.383, 0.282, 0.255, 0.246];
-    let want_corr = [1.14, 1.15, 1.06, 1.03, 1.02];
+    let want_soft = [0.722, 0.453, 0.254, 0.132];
+    let want_relu = [0.612, 0.383, 0.282, 0.255];
+    let want_corr = [1.14, 1.15, 1.06, 1.03];
     for i in 0..NS.len() {
-        assert!(within(soft[i], want_soft[i], 0.12), "softmax n={}", NS[i]);
-        assert!(within(relu[i], want_relu[i], 0.12), "relu2 n={}", NS[i]);
+        assert!(within(soft[i], want_soft[i], 0.15), "softmax n={}", NS[i]);
+        assert!(within(relu[i], want_relu[i], 0.15), "relu2 n={}", NS[i]);
         assert!(
-            within(corr[i], want_corr[i], 0.12),
+            within(corr[i], want_corr[i], 0.15),
             "correlated n={}",
             NS[i]
         );
     }
-    // Spec: slope −0.44 over 64…16384, approaching −0.5. Bound: softmax in [−0.55, −0.38].
+    // Spec: slope −0.44 over 64…16384, approaching −0.5. Bound here (64…4096): softmax slope
+    // in [−0.55, −0.38].
     assert!((-0.55..=-0.38).contains(&s_soft), "softmax slope {s_soft}");
-    // relu² flattens to a bias that does not vanish: over the last three lengths its error
-    // falls by under 15 % while softmax's halves at each step.
+    // relu² flattens to a bias that does not vanish: from 1024 to 4096 its error falls by
+    // under 15 % while softmax's halves.
     assert!(
-        relu[4] > 0.85 * relu[2],
+        relu[3] > 0.85 * relu[2],
         "relu² error should plateau: {relu:?}"
+    );
+    assert!(
+        soft[3] < 0.6 * soft[2],
+        "softmax error should keep falling: {soft:?}"
     );
     assert!(s_relu > -0.3, "relu² slope {s_relu}");
     // Correlated noise is not averaged away.
