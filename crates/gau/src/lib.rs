@@ -10,7 +10,12 @@
 //! * [`AttentionCore`]: `C = Normalise(c·QKᵀ, mask)·V` with its backward, as a fused tiled
 //!   kernel that never stores the `n × n` matrix and as the materialising reference (§5, §6);
 //! * [`Gau`]: the layer of §2.1 with RoPE in both layouts (§2.2);
-//! * [`flash`]: FLASH's mixed chunk attention and layer (§3).
+//! * [`flash`]: FLASH's mixed chunk attention and layer (§3);
+//! * [`GauAlpha`]: the GAU-α model (§2.5) with an MLM head, checkpoints, and causal decoding
+//!   from a K/V cache ([`decode`], §2.4b);
+//! * [`baseline::MhaFfn`]: the multi-head attention + FFN block a GAU pair replaces;
+//! * [`findings`]: the softmax findings of §7 (entropy, noise on the scores, the
+//!   entropy-invariant scale) as tools with property tests.
 //!
 //! ```
 //! use gau::{Gau, GauConfig, Mask, Normalization};

@@ -194,7 +194,12 @@ fn gau_alpha_init_entropy_is_near_ln_l() {
                 (l as f64).ln() - hi
             })
             .fold(0.0, f64::max);
-        let mean_gap = (n as f64).ln() - h.iter().sum::<f64>() / n as f64;
+        let mean_gap = h
+            .iter()
+            .enumerate()
+            .map(|(i, &hi)| ((if mask.causal { i + 1 } else { n }) as f64).ln() - hi)
+            .sum::<f64>()
+            / n as f64;
         println!(
             "causal {}: worst ln l − H {worst:.5}, mean gap {mean_gap:.5}",
             mask.causal
