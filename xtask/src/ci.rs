@@ -98,7 +98,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .iter()
         .filter(|p| p.features.iter().any(|f| f == "linalg"))
     {
-        let name = format!("test -p {} --features linalg", p.name);
+        let name = format!("test -p {} --features linalg --lib linalg", p.name);
         let openblas = util::ldconfig_find("libopenblas");
         if openblas.is_empty() {
             let why = "libopenblas is not installed (apt-get install -y libopenblas-dev)";
@@ -114,7 +114,16 @@ pub fn run(args: &[String]) -> Result<()> {
             continue;
         }
         step(&mut steps, &name, || {
-            cargo_ok(&["test", "-p", &p.name, "--features", "linalg", "linalg"])
+            // --lib: the linalg module's unit tests, without recompiling every doc test.
+            cargo_ok(&[
+                "test",
+                "-p",
+                &p.name,
+                "--features",
+                "linalg",
+                "--lib",
+                "linalg",
+            ])
         });
     }
     step(&mut steps, "cuda-check", || {

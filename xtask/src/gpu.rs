@@ -35,8 +35,13 @@ pub fn run(args: &[String]) -> Result<()> {
     if feats.is_empty() {
         return Err(Failure::new("no crate has a `cuda` feature"));
     }
+    let cuda_crates: Vec<String> = pkgs
+        .iter()
+        .filter(|p| p.features.iter().any(|f| f == "cuda"))
+        .map(|p| p.name.clone())
+        .collect();
     match bundle {
-        Some(dir) => build_bundle(&dir, &feats),
+        Some(dir) => build_bundle(&dir, &feats, &cuda_crates),
         None => test_here(&feats, &test_args),
     }
 }
@@ -74,7 +79,7 @@ struct TestBinary {
     name: String,
 }
 
-fn build_bundle(dir: &Path, feats: &str) -> Result<()> {
+fn build_bundle(dir: &Path, feats: &str, cuda_crates: &[String]) -> Result<()> {
     let mut cmd = util::cargo();
     cmd.args([
         "test",
@@ -97,7 +102,13 @@ fn build_bundle(dir: &Path, feats: &str) -> Result<()> {
     if !out.status.success() {
         return Err(Failure::new("building the release test binaries failed"));
     }
-    let bins = test_binaries(&String::from_utf8_lossy(&out.stdout));
+    let (bins, left_out) = test_binaries(&String::from_utf8_lossy(&out.stdout), cuda_crates);
+    if !left_out.is_empty() {
+        println!(
+            "test-gpu: left out (no CUDA path; CI runs them on the CPU): {}",
+            left_out.join(", ")
+        );
+    }
     if bins.is_empty() {
         return Err(Failure::new("cargo built no test executables"));
     }
@@ -157,10 +168,12 @@ fn set_executable(_: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Test executables from cargo's JSON messages, named `<crate>-lib`, `<crate>-test-<target>` or
-/// `<crate>-bin-<target>`.
-fn test_binaries(messages: &str) -> Vec<TestBinary> {
-    let mut out = Vec::new();
+/// Test executables from cargo's JSON messages that can exercise CUDA, named `<crate>-lib`,
+/// `<crate>-test-<target>` or `<crate>-bin-<target>`: the lib tests of every crate with a `cuda`
+/// feature, and those crates' other test targets whose source mentions `gpu_test!` or `cuda`.
+/// Returns (kept, names of the test targets left out).
+fn test_binaries(messages: &str, cuda_crates: &[String]) -> (Vec<TestBinary>, Vec<String>) {
+    let (mut out, mut left_out) = (Vec::new(), Vec::new());
     for line in messages.lines().filter(|l| l.starts_with('{')) {
         let Ok(j) = Json::parse(line) else { continue };
         if j.get("reason").and_then(Json::as_str) != Some("compiler-artifact") {
@@ -178,10 +191,12 @@ fn test_binaries(messages: &str) -> Vec<TestBinary> {
         }
         let pkg = package_name(j.get("package_id").and_then(Json::as_str).unwrap_or(""));
         let target = j.get("target");
-        let tname = target
-            .and_then(|t| t.get("name"))
-            .and_then(Json::as_str)
-            .unwrap_or("");
+        let field = |k: &str| {
+            target
+                .and_then(|t| t.get(k))
+                .and_then(Json::as_str)
+                .unwrap_or("")
+        };
         let kind = target
             .and_then(|t| t.get("kind"))
             .map(Json::items)
@@ -190,17 +205,41 @@ fn test_binaries(messages: &str) -> Vec<TestBinary> {
             .and_then(|k| k.as_str())
             .unwrap_or("")
             .to_string();
-        let name = match kind.as_str() {
-            "lib" | "rlib" | "cdylib" | "proc-macro" => format!("{pkg}-lib"),
-            k => format!("{pkg}-{k}-{tname}"),
+        let lib = matches!(kind.as_str(), "lib" | "rlib" | "cdylib" | "proc-macro");
+        let name = if lib {
+            format!("{pkg}-lib")
+        } else {
+            format!("{pkg}-{kind}-{}", field("name"))
         };
-        out.push(TestBinary {
-            path: exe.into(),
-            name,
-        });
+        let cuda_crate = cuda_crates.contains(&pkg);
+        if cuda_crate && (lib || mentions_cuda(Path::new(field("src_path")))) {
+            out.push(TestBinary {
+                path: exe.into(),
+                name,
+            });
+        } else {
+            left_out.push(name);
+        }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+    left_out.sort();
+    (out, left_out)
+}
+
+/// Whether a test target's source (its file, or its folder when it is a `main.rs`) mentions
+/// `gpu_test!` or `cuda`.
+fn mentions_cuda(src: &Path) -> bool {
+    let files: Vec<PathBuf> = match src.file_name().and_then(|n| n.to_str()) {
+        Some("main.rs") | Some("mod.rs") => src
+            .parent()
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default(),
+        _ => vec![src.to_path_buf()],
+    };
+    files.iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|t| t.contains("gpu_test!") || t.contains("cuda"))
+    })
 }
 
 /// The package name in a cargo package id such as `path+file:///w/crates/nn#0.1.0` or
@@ -253,13 +292,25 @@ mod tests {
 
     #[test]
     fn finds_test_executables_in_cargo_messages() {
-        let msgs = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/crates/kernels#0.1.0","target":{"kind":["lib"],"name":"kernels"},"profile":{"test":true},"executable":"/t/kernels-abc"}
-{"reason":"compiler-artifact","package_id":"path+file:///w/crates/kernels#0.1.0","target":{"kind":["lib"],"name":"kernels"},"profile":{"test":false},"executable":null}
-{"reason":"compiler-artifact","package_id":"path+file:///w/crates/lt#lion-tiger@0.1.0","target":{"kind":["test"],"name":"resume"},"profile":{"test":true},"executable":"/t/resume-1"}
-{"reason":"build-finished","success":true}"#;
-        let b = test_binaries(msgs);
-        let names: Vec<&str> = b.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, vec!["kernels-lib", "lion-tiger-test-resume"]);
-        assert_eq!(b[0].path, PathBuf::from("/t/kernels-abc"));
+        let dir = std::env::temp_dir().join(format!("xtask-gpu-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("gpu.rs"), "kernels::gpu_test! { fn f() {} }").unwrap();
+        std::fs::write(dir.join("cpu.rs"), "#[test] fn f() {}").unwrap();
+        let d = dir.display();
+        let msgs = format!(
+            r#"{{"reason":"compiler-artifact","package_id":"path+file:///w/crates/kernels#0.1.0","target":{{"kind":["lib"],"name":"kernels","src_path":"/w/lib.rs"}},"profile":{{"test":true}},"executable":"/t/kernels-abc"}}
+{{"reason":"compiler-artifact","package_id":"path+file:///w/crates/kernels#0.1.0","target":{{"kind":["lib"],"name":"kernels"}},"profile":{{"test":false}},"executable":null}}
+{{"reason":"compiler-artifact","package_id":"path+file:///w/crates/lt#lion-tiger@0.1.0","target":{{"kind":["test"],"name":"gpu","src_path":"{d}/gpu.rs"}},"profile":{{"test":true}},"executable":"/t/gpu-1"}}
+{{"reason":"compiler-artifact","package_id":"path+file:///w/crates/lt#lion-tiger@0.1.0","target":{{"kind":["test"],"name":"cpu","src_path":"{d}/cpu.rs"}},"profile":{{"test":true}},"executable":"/t/cpu-1"}}
+{{"reason":"compiler-artifact","package_id":"path+file:///w/crates/adam#0.1.0","target":{{"kind":["lib"],"name":"adam","src_path":"/w/lib.rs"}},"profile":{{"test":true}},"executable":"/t/adam-1"}}
+{{"reason":"build-finished","success":true}}"#
+        );
+        let crates = vec!["kernels".to_string(), "lion-tiger".to_string()];
+        let (kept, left) = test_binaries(&msgs, &crates);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let names: Vec<&str> = kept.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, vec!["kernels-lib", "lion-tiger-test-gpu"]);
+        assert_eq!(kept[0].path, PathBuf::from("/t/kernels-abc"));
+        assert_eq!(left, vec!["adam-lib", "lion-tiger-test-cpu"]);
     }
 }
