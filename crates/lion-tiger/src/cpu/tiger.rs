@@ -14,7 +14,7 @@
 //! gradients front to back, so the most recently tested gradient lines, still in cache, are the
 //! first ones the update reads again.
 
-use super::{CHUNK, sign, sum_sq, with_simd};
+use super::{CHUNK, sign, sum_sq_simd, with_simd};
 use kernels::Float;
 use rayon::prelude::*;
 
@@ -87,7 +87,7 @@ fn dense_chunk<F: Float>(t: &mut [F], m: &mut [F], g: &[F], s: TigerScalars<F>, 
     with_simd(|| fold_update(t, m, g, s));
     if want {
         // Σθ² of the new θ while the chunk is still in L2.
-        with_simd(|| sum_sq(t))
+        sum_sq_simd(t)
     } else {
         0.0
     }
@@ -311,9 +311,7 @@ fn rows_chunk<F: Float>(
 /// (η, d = 1 − η·λ) of one row from its RMS before the update.
 #[inline(always)]
 fn row_eta<F: Float>(th: &[F], s: RowScalars) -> (F, F) {
-    let rms = (with_simd(|| sum_sq(th)) / th.len() as f64)
-        .sqrt()
-        .max(s.rms_floor);
+    let rms = (sum_sq_simd(th) / th.len() as f64).sqrt().max(s.rms_floor);
     let eta = s.alpha * rms;
     (F::from_f64(eta), F::from_f64(1.0 - eta * s.lambda))
 }
