@@ -268,8 +268,31 @@ if [ -n "${LD_LIBRARY_PATH:-}" ]; then
   echo "== CUDA libraries on LD_LIBRARY_PATH"
   IFS=: read -ra dirs <<<"$LD_LIBRARY_PATH"
   for d in "${dirs[@]}"; do
-    ls "$d" 2>/dev/null | grep -E 'libcuda|libnvrtc|libcublas' | sed "s|^|$d/|"
+    ls "$d" 2>/dev/null | grep -E '^(libcuda\.so|libnvrtc|libcublas)' | sed "s|^|$d/|"
   done
+fi
+# cudarc dlopens libnvrtc and libcublas by name; when the ldconfig cache lacks them, look in the
+# usual CUDA folders and in Python's nvidia-* wheels (e.g. PyTorch's) and put those on the path.
+extra=()
+for lib in libnvrtc.so libcublas.so; do
+  ldconfig -p 2>/dev/null | grep -q "$lib" && continue
+  IFS=: read -ra ldp <<<"${LD_LIBRARY_PATH:-}"
+  found=""
+  for d in "${ldp[@]}"; do ls "$d/$lib"* >/dev/null 2>&1 && found="$d" && break; done
+  [ -n "$found" ] && continue
+  cands=(/usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64)
+  if command -v python3 >/dev/null; then
+    while IFS= read -r d; do cands+=("$d"); done < <(python3 -c 'import glob, site
+for s in site.getsitepackages() + [site.getusersitepackages()]:
+    print("\n".join(glob.glob(s + "/nvidia/*/lib")))' 2>/dev/null)
+  fi
+  for d in "${cands[@]}"; do
+    if ls "$d/$lib"* >/dev/null 2>&1; then extra+=("$d"); echo "found $lib in $d (added to LD_LIBRARY_PATH)"; break; fi
+  done
+done
+if [ "${#extra[@]}" -gt 0 ]; then
+  LD_LIBRARY_PATH="$(IFS=:; echo "${extra[*]}")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export LD_LIBRARY_PATH
 fi
 fail=0
 for b in "$here"/bin/*; do
