@@ -157,7 +157,7 @@ pub fn run(args: &[String]) -> Result<()> {
             }
             Outcome::Skip(w) => ("SKIP", w.clone()),
         };
-        println!("  {tag}  {:<48} {:>8}  {note}", s.name, s.time);
+        println!("  {tag}  {:<66} {:>7}  {note}", s.name, s.time);
     }
     match ignored {
         Some(n) => println!(
