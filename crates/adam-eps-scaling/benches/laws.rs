@@ -29,10 +29,14 @@ fn all_ok(v: Vec<Result<OneStep>>) -> usize {
 fn bench(c: &mut Criterion) {
     let threads = rayon::current_num_threads();
     let batches = log_grid(1.0, 1e5, 50);
-    let n = 1_000_000;
+    // `cargo xtask bench --quick` (FRUGAL_BENCH_QUICK=1) runs a tenth of the coordinates so that
+    // CI's quick pass stays short; the targets (10⁶ × 50) are quoted from the full run.
+    let quick = std::env::var_os("FRUGAL_BENCH_QUICK").is_some();
+    let n = if quick { 100_000 } else { 1_000_000 };
     let (st, h) = instance(n);
     let mut grp = c.benchmark_group("laws");
-    grp.sample_size(10).measurement_time(Duration::from_secs(8));
+    grp.sample_size(10)
+        .measurement_time(Duration::from_secs(if quick { 1 } else { 8 }));
     grp.throughput(Throughput::Elements((n * batches.len()) as u64));
     for (name, rule, how) in [
         ("sgd", Rule::Sgd, Moments::Exact),
@@ -57,10 +61,10 @@ fn bench(c: &mut Criterion) {
             b.iter(|| all_ok(sweep(&rule, &st, &h, black_box(&batches), &how)))
         });
     }
-    let small = 100_000;
+    let small = if quick { 10_000 } else { 100_000 };
     let (st_s, h_s) = instance(small);
     grp.throughput(Throughput::Elements((small * batches.len()) as u64));
-    grp.measurement_time(Duration::from_secs(20));
+    grp.measurement_time(Duration::from_secs(if quick { 2 } else { 20 }));
     grp.bench_function(format!("adamdiv_exact/cpu_t{threads}/n{small}_b50"), |b| {
         b.iter(|| {
             all_ok(sweep(

@@ -75,7 +75,8 @@ pub fn sizes() -> Vec<(&'static str, Shapes)> {
         ("n1M", bert_shapes(128, 4, 4096)),
         ("n10M", bert_shapes(256, 8, 16384)),
     ];
-    if std::env::var("LION_BENCH_SMALL").is_err() {
+    // 100 M parameters only in full runs (not under `cargo xtask bench --quick`).
+    if std::env::var("LION_BENCH_SMALL").is_err() && std::env::var("FRUGAL_BENCH_QUICK").is_err() {
         v.push(("n100M", bert_shapes(768, 12, 21000)));
     }
     v
