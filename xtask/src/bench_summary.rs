@@ -64,6 +64,12 @@ fn read_one(bench: &Path, estimates: &Path) -> Option<Measurement> {
     let text = |k: &str| b.get(k).and_then(Json::as_str).unwrap_or("").to_string();
     let (mut group, mut function, mut param) =
         (text("group_id"), text("function_id"), text("value_str"));
+    if param.is_empty()
+        && let Some((f, p)) = function.rsplit_once('/')
+    {
+        // An id like `laws/sgd/cpu_t2/n100000_b50` (no BenchmarkId): the last part is the size.
+        (function, param) = (f.to_string(), p.to_string());
+    }
     if function.is_empty() {
         // A bench without a function id: `group/param` → treat the param as the function.
         function = std::mem::take(&mut param);
@@ -162,10 +168,11 @@ fn display_fn(m: &Measurement) -> String {
 }
 
 fn fmt_rate(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.1}")
-    } else {
-        "-".into()
+    match v {
+        v if !v.is_finite() => "-".into(),
+        v if v.abs() >= 10.0 => format!("{v:.1}"),
+        v if v.abs() >= 0.01 => format!("{v:.3}"),
+        v => format!("{v:.2e}"),
     }
 }
 

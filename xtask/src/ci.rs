@@ -114,8 +114,17 @@ pub fn run(args: &[String]) -> Result<()> {
             continue;
         }
         step(&mut steps, &name, || {
-            // --lib: the linalg module's unit tests, without recompiling every doc test.
+            // ndarray-linalg turns on num-complex features that faer also uses, so this build
+            // cannot reuse the test build's dependencies. Its tests are tiny: build them
+            // unoptimised (about half the time of an optimised rebuild of faer), and only the
+            // linalg module's unit tests (--lib, no doc tests).
             cargo_ok(&[
+                "--config",
+                "profile.dev.opt-level=0",
+                "--config",
+                "profile.dev.debug=0",
+                "--config",
+                "profile.dev.package.\"*\".opt-level=0",
                 "test",
                 "-p",
                 &p.name,
