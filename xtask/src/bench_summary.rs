@@ -305,9 +305,24 @@ mod tests {
         std::fs::create_dir_all(&new).unwrap();
         std::fs::write(new.join("benchmark.json"), r#"{"group_id":"silu","function_id":"cpu_t2","value_str":"n100","throughput":{"BytesDecimal":800},"full_id":"silu/cpu_t2/n100","directory_name":"silu/cpu_t2/n100","title":"silu/cpu_t2/n100"}"#).unwrap();
         std::fs::write(new.join("estimates.json"), r#"{"mean":{"point_estimate":110.0},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":99.0,"upper_bound":101.0},"point_estimate":100.0,"standard_error":1.0}}"#).unwrap();
-        let got = read_criterion(&dir, SystemTime::UNIX_EPOCH);
+        let laws = dir.join("laws/sgd_cpu_t2_n100_b50/new");
+        std::fs::create_dir_all(&laws).unwrap();
+        std::fs::write(laws.join("benchmark.json"), r#"{"group_id":"laws","function_id":"sgd/cpu_t2/n100_b50","value_str":null,"throughput":{"Elements":5000}}"#).unwrap();
+        std::fs::write(
+            laws.join("estimates.json"),
+            r#"{"median":{"point_estimate":1000000.0}}"#,
+        )
+        .unwrap();
+        let mut got = read_criterion(&dir, SystemTime::UNIX_EPOCH);
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(got.len(), 1);
+        assert_eq!(got.len(), 2);
+        let law = got.remove(0);
+        assert_eq!(
+            (law.function.as_str(), law.param.as_str()),
+            ("sgd/cpu_t2", "n100_b50")
+        );
+        assert_eq!((law.value, law.unit.as_str()), (0.005, "GFLOP/s"));
+        assert_eq!(fmt_rate(law.value), "5.00e-3");
         assert_eq!((got[0].value, got[0].unit.as_str()), (8.0, "GB/s"));
         assert_eq!(got[0].median_ns, Some(100.0));
     }
