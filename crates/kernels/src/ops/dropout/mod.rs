@@ -61,6 +61,13 @@ fn threshold(op: &'static str, p: f64) -> Result<u64> {
     Ok((p * 4_294_967_296.0).ceil() as u64)
 }
 
+/// The keep threshold `⌈p·2³²⌉` for `p ∈ [0, 1)` (else [`Error::InvalidArgument`]): element `i`
+/// is kept iff `dropout_hash(seed, i) >> 32 ≥` this. For fused kernels that apply the same mask
+/// to their own element indices (e.g. the attention core's dropout on `A`).
+pub fn dropout_threshold(p: f64) -> Result<u64> {
+    threshold("dropout_threshold", p)
+}
+
 /// The keep mask of the first `n` elements for `(p, seed)`: `true` where kept.
 pub fn dropout_mask(n: usize, p: f64, seed: u64) -> Result<Vec<bool>> {
     let t = threshold("dropout_mask", p)?;
