@@ -1,34 +1,55 @@
 //! Splitting and concatenating along the last axis: `x [.., w₁+…+w_k]` ↔ `[.., w_i]` parts.
-//! Pure data movement (the backward of a split is the concatenation of the part gradients).
+//! Pure data movement (the backward of a split is the concatenation of the part gradients),
+//! parallel over blocks of rows.
 
 use crate::{Error, Result};
 use kernels::{Float, Storage, Tensor};
+use rayon::prelude::*;
+
+/// Rows per rayon task: big enough that a task moves ≥ ~64 KiB.
+fn rows_per_task(width: usize) -> usize {
+    (16384 / width.max(1)).max(1)
+}
 
 fn split_cpu<F: Float>(x: &[F], widths: &[usize]) -> Vec<Vec<F>> {
     let w: usize = widths.iter().sum();
     let rows = x.len() / w.max(1);
-    let mut parts: Vec<Vec<F>> = widths
+    let step = rows_per_task(w);
+    let mut offset = 0;
+    widths
         .iter()
-        .map(|&wi| Vec::with_capacity(rows * wi))
-        .collect();
-    for row in x.chunks_exact(w) {
-        let mut o = 0;
-        for (p, &wi) in parts.iter_mut().zip(widths) {
-            p.extend_from_slice(&row[o..o + wi]);
-            o += wi;
-        }
-    }
-    parts
+        .map(|&wi| {
+            let o = offset;
+            offset += wi;
+            let mut p = vec![F::zero(); rows * wi];
+            p.par_chunks_mut(step * wi)
+                .zip(x.par_chunks(step * w))
+                .for_each(|(dst, src)| {
+                    for (d, s) in dst.chunks_exact_mut(wi).zip(src.chunks_exact(w)) {
+                        d.copy_from_slice(&s[o..o + wi]);
+                    }
+                });
+            p
+        })
+        .collect()
 }
 
 fn concat_cpu<F: Float>(parts: &[&[F]], widths: &[usize], rows: usize) -> Vec<F> {
     let w: usize = widths.iter().sum();
-    let mut out = Vec::with_capacity(rows * w);
-    for r in 0..rows {
-        for (p, &wi) in parts.iter().zip(widths) {
-            out.extend_from_slice(&p[r * wi..(r + 1) * wi]);
-        }
-    }
+    let step = rows_per_task(w);
+    let mut out = vec![F::zero(); rows * w];
+    out.par_chunks_mut(step * w)
+        .enumerate()
+        .for_each(|(t, dst)| {
+            let r0 = t * step;
+            for (i, row) in dst.chunks_exact_mut(w).enumerate() {
+                let mut o = 0;
+                for (p, &wi) in parts.iter().zip(widths) {
+                    row[o..o + wi].copy_from_slice(&p[(r0 + i) * wi..(r0 + i + 1) * wi]);
+                    o += wi;
+                }
+            }
+        });
     out
 }
 
