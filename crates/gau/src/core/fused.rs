@@ -7,7 +7,12 @@
 //! `m' = max(m, max_block y)`, `acc ← acc·e^(m−m') + Σ_j e^(y_j−m') v_j`,
 //! `ℓ ← ℓ·e^(m−m') + Σ_j e^(y_j−m')`; at the end `c = acc/ℓ`, `lse = m + ln ℓ`.
 //! Relu² forms: `acc += Σ_j β relu(α x_j)² v_j` (no statistics).
+//!
+//! With attention dropout (`super::dropout`) each weight added to `acc` is first masked and
+//! scaled by `1/(1 − p)`; the softmax statistics `m`, `ℓ` (and so `lse`) use the undropped
+//! weights, since the mask multiplies the normalised `A`.
 
+use super::dropout::{AttentionDropout, Keep};
 use super::tile::{add_weighted_rows, block_product, transpose_rows};
 use super::{CoreCache, Dims, Tiles};
 use crate::mask::RowPlan;
@@ -28,6 +33,7 @@ fn forward_tile<F: Float>(
     tiles: Tiles,
     b: usize,
     i0: usize,
+    drop: Option<Keep>,
     out: &mut [F],
     lse: &mut [F],
 ) {
@@ -40,6 +46,9 @@ fn forward_tile<F: Float>(
         &v[b * n_k * e..(b + 1) * n_k * e],
     );
     let bc = tiles.keys;
+    let inv_keep = F::from_f64(drop.map_or(1.0, |k| k.inv_keep));
+    // Flat index of element (b, i0 + r, j) of the [b, n_q, n_k] attention: row_base(r) + j.
+    let row_base = |r: usize| ((b * d.n_q + i0 + r) * n_k) as u64;
     let mut kt = vec![F::zero(); s * bc];
     let mut sc = vec![F::zero(); nr * bc];
     let mut m = vec![F::neg_infinity(); nr];
@@ -92,6 +101,12 @@ fn forward_tile<F: Float>(
                     }
                     l_sum[r] += sum;
                     m[r] = m_new;
+                    if let Some(keep) = drop {
+                        let base = row_base(r) + j0 as u64;
+                        for (c, x) in p.iter_mut().enumerate() {
+                            *x = keep.apply(base + c as u64, *x, inv_keep);
+                        }
+                    }
                     add_weighted_rows(p, v_b, e, j0, acc);
                 }
                 Form::Relu2 => {
@@ -99,6 +114,12 @@ fn forward_tile<F: Float>(
                     for (c, x) in p.iter_mut().enumerate() {
                         let t = (alpha * *x).max(F::zero());
                         *x = if vis(c) { beta * t * t } else { F::zero() };
+                    }
+                    if let Some(keep) = drop {
+                        let base = row_base(r) + j0 as u64;
+                        for (c, x) in p.iter_mut().enumerate() {
+                            *x = keep.apply(base + c as u64, *x, inv_keep);
+                        }
                     }
                     add_weighted_rows(p, v_b, e, j0, &mut out[r * e..(r + 1) * e]);
                 }
@@ -118,6 +139,7 @@ fn forward_tile<F: Float>(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn forward_cpu<F: Float>(
     q: &[F],
     k: &[F],
@@ -126,6 +148,7 @@ fn forward_cpu<F: Float>(
     d: &Dims,
     form: Form,
     tiles: Tiles,
+    drop: Option<Keep>,
 ) -> (Vec<F>, Vec<F>) {
     let (n_q, e, br) = (d.n_q, d.e, tiles.rows);
     let mut out = vec![F::zero(); d.batch * n_q * e];
@@ -139,12 +162,13 @@ fn forward_cpu<F: Float>(
                 .zip(lse_b.par_chunks_mut(br))
                 .enumerate()
                 .for_each(|(t, (o, l))| {
-                    forward_tile(q, k, v, plan, d, form, tiles, b, t * br, o, l)
+                    forward_tile(q, k, v, plan, d, form, tiles, b, t * br, drop, o, l)
                 });
         });
     (out, lse)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn forward(
     q: &Tensor,
     k: &Tensor,
@@ -153,17 +177,19 @@ pub(super) fn forward(
     d: &Dims,
     form: Form,
     tiles: Tiles,
+    dropout: AttentionDropout,
 ) -> Result<(Tensor, CoreCache)> {
+    let drop = dropout.resolve()?;
     let (out, lse) = match (q.storage(), k.storage(), v.storage()) {
         (Storage::F32(q), Storage::F32(k), Storage::F32(v)) => {
-            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles);
+            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles, drop);
             (
                 Tensor::from_vec(o, &[d.batch, d.n_q, d.e])?,
                 Tensor::from_vec(l, &[d.batch, d.n_q])?,
             )
         }
         (Storage::F64(q), Storage::F64(k), Storage::F64(v)) => {
-            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles);
+            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles, drop);
             (
                 Tensor::from_vec(o, &[d.batch, d.n_q, d.e])?,
                 Tensor::from_vec(l, &[d.batch, d.n_q])?,
@@ -176,5 +202,5 @@ pub(super) fn forward(
             });
         }
     };
-    Ok((out.try_clone()?, CoreCache::Fused { out, lse }))
+    Ok((out.try_clone()?, CoreCache::Fused { out, lse, dropout }))
 }

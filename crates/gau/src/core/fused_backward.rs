@@ -7,10 +7,13 @@
 //! In each tile, with `x = q·k` recomputed and `dA = dC·Vᵀ` (module docs of `core`):
 //! softmax forms `p = e^(α x − lse)`, `dx = α p (dA − D)` with `D_i = Σ_k dC_ik C_ik`;
 //! relu² forms `p = β relu(α x)²`, `dx = 2 β α relu(α x) dA`. Then `dQ_i += Σ_j dx_ij k_j`,
-//! `dK_j += Σ_i dx_ij q_i`, `dV_j += Σ_i p_ij dC_i`. Scratch per task:
+//! `dK_j += Σ_i dx_ij q_i`, `dV_j += Σ_i p_ij dC_i`. With attention dropout the recomputed
+//! `dC·Vᵀ` is `dA'`: the mask (regenerated from the seed) gives `dA = dA' ⊙ M/(1 − p)` before the
+//! formulas above, and `p' = p ⊙ M/(1 − p)` in the `dV` sum. Scratch per task:
 //! `2·rows·keys + (s + e)·keys` floats (pass 1) or `2·rows·keys + (s + e)·keys + rows·(s + e)`
 //! (pass 2), independent of `n`.
 
+use super::dropout::{AttentionDropout, Keep};
 use super::tile::{add_weighted_rows, block_product, transpose_rows};
 use super::{CoreGrads, Dims, Tiles};
 use crate::mask::{Row, RowPlan};
@@ -28,10 +31,12 @@ struct Inputs<'a, F> {
     dc: &'a [F],
     /// `D_i = Σ_k dC_ik C_ik` per row (softmax forms).
     dsum: &'a [F],
+    /// The forward's dropout mask, `None` without dropout.
+    drop: Option<Keep>,
 }
 
-/// Turns the recomputed scores `sc` and `dA` of one `nr × nc` tile (keys `j0…`) into `p` (in
-/// `sc`) and `dx` (in `da`), zero where masked.
+/// Turns the recomputed scores `sc` and `dA'` of one `nr × nc` tile (keys `j0…`) into `p'` (in
+/// `sc`, dropout applied) and `dx` (in `da`), zero where masked.
 #[allow(clippy::too_many_arguments)]
 fn tile_grads<F: Float>(
     rows: &[Row],
@@ -45,8 +50,10 @@ fn tile_grads<F: Float>(
     sc: &mut [F],
     da: &mut [F],
 ) {
+    let inv_keep = F::from_f64(inp.drop.map_or(1.0, |k| k.inv_keep));
     for (r, row) in rows.iter().enumerate() {
         let (p, g) = (&mut sc[r * nc..(r + 1) * nc], &mut da[r * nc..(r + 1) * nc]);
+        let base = ((row0 + r) * plan.n_k + j0) as u64;
         if row.l == 0 {
             p.fill(F::zero());
             g.fill(F::zero());
@@ -60,18 +67,29 @@ fn tile_grads<F: Float>(
                 g[c] = F::zero();
                 continue;
             }
+            // Without dropout this is the code as it was before dropout existed.
+            let (gc, kept) = match inp.drop {
+                None => (g[c], true),
+                Some(keep) => {
+                    let kept = keep.kept(base + c as u64);
+                    (if kept { g[c] * inv_keep } else { F::zero() }, kept)
+                }
+            };
             match form {
                 Form::Softmax => {
                     let pc = (alpha * p[c] - inp.lse[row0 + r]).exp();
-                    g[c] = alpha * pc * (g[c] - inp.dsum[row0 + r]);
+                    g[c] = alpha * pc * (gc - inp.dsum[row0 + r]);
                     p[c] = pc;
                 }
                 Form::Relu2 => {
                     let beta = F::from_f64(row.beta);
                     let t = (alpha * p[c]).max(F::zero());
-                    g[c] = (beta + beta) * alpha * t * g[c];
+                    g[c] = (beta + beta) * alpha * t * gc;
                     p[c] = beta * t * t;
                 }
+            }
+            if inp.drop.is_some() {
+                p[c] = if kept { p[c] * inv_keep } else { F::zero() };
             }
         }
     }
@@ -223,6 +241,7 @@ fn run<F: Float>(
     d: &Dims,
     form: Form,
     tiles: Tiles,
+    drop: Option<Keep>,
 ) -> Result<CoreGrads> {
     let dsum = match form {
         Form::Softmax => row_dots(dc, c, d.e),
@@ -235,6 +254,7 @@ fn run<F: Float>(
         lse,
         dc,
         dsum: &dsum,
+        drop,
     };
     let (dq, dk, dv) = backward_cpu(&inp, plan, d, form, tiles);
     Ok(CoreGrads {
@@ -256,8 +276,10 @@ pub(super) fn backward(
     out: &Tensor,
     lse: &Tensor,
     dc: &Tensor,
+    dropout: AttentionDropout,
 ) -> Result<CoreGrads> {
     use Storage::{F32, F64};
+    let drop = dropout.resolve()?;
     match (
         q.storage(),
         k.storage(),
@@ -267,10 +289,10 @@ pub(super) fn backward(
         dc.storage(),
     ) {
         (F32(q), F32(k), F32(v), F32(c), F32(l), F32(g)) => {
-            run(q, k, v, c, l, g, plan, d, form, tiles)
+            run(q, k, v, c, l, g, plan, d, form, tiles, drop)
         }
         (F64(q), F64(k), F64(v), F64(c), F64(l), F64(g)) => {
-            run(q, k, v, c, l, g, plan, d, form, tiles)
+            run(q, k, v, c, l, g, plan, d, form, tiles, drop)
         }
         _ => Err(Error::Unsupported {
             what: "fused attention core backward",

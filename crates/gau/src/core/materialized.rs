@@ -1,10 +1,15 @@
 //! The materialising core: `X = QKᵀ` and `C = A·V` by GEMM (`kernels::ops::matmul`), the
 //! normalisation row by row over the stored `X` (rayon over rows, generic over the float).
+//! Attention dropout is `kernels::ops::dropout` applied to the stored `A` (`[b, n_q, n_k]`, so
+//! its flat index is the `(b·n_q + i)·n_k + j` of `super::dropout`), and to `dA'` in the
+//! backward.
 
+use super::dropout::AttentionDropout;
 use super::{CoreCache, CoreGrads};
 use crate::mask::RowPlan;
 use crate::norm::Form;
 use crate::{Error, Result};
+use kernels::ops::dropout::{dropout_backward, dropout_forward};
 use kernels::ops::matmul::{matmul, matmul_backward};
 use kernels::{Float, Storage, Tensor};
 use rayon::prelude::*;
@@ -124,10 +129,26 @@ pub(super) fn forward(
     v: &Tensor,
     plan: &RowPlan,
     form: Form,
+    dropout: AttentionDropout,
 ) -> Result<(Tensor, CoreCache)> {
+    dropout.resolve()?;
     let (scores, probs) = probabilities(q, k, plan, form)?;
-    let c = matmul(&probs, v, false, false)?;
-    Ok((c, CoreCache::Materialized { scores, probs }))
+    let c = if dropout.is_active() {
+        matmul(
+            &dropout_forward(&probs, dropout.p, dropout.seed)?,
+            v,
+            false,
+            false,
+        )?
+    } else {
+        matmul(&probs, v, false, false)?
+    };
+    let cache = CoreCache::Materialized {
+        scores,
+        probs,
+        dropout,
+    };
+    Ok((c, cache))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -140,8 +161,17 @@ pub(super) fn backward(
     scores: &Tensor,
     probs: &Tensor,
     dc: &Tensor,
+    dropout: AttentionDropout,
 ) -> Result<CoreGrads> {
-    let (da, dv) = matmul_backward(probs, v, dc, false, false)?;
+    dropout.resolve()?;
+    let (da, dv) = if dropout.is_active() {
+        // C = A'·V with A' = drop(A): dA' = dC·Vᵀ, dV = A'ᵀ·dC, then dA = drop(dA').
+        let dropped = dropout_forward(probs, dropout.p, dropout.seed)?;
+        let (da_dropped, dv) = matmul_backward(&dropped, v, dc, false, false)?;
+        (dropout_backward(&da_dropped, dropout.p, dropout.seed)?, dv)
+    } else {
+        matmul_backward(probs, v, dc, false, false)?
+    };
     let dx = match (scores.storage(), probs.storage(), da.storage()) {
         (Storage::F32(x), Storage::F32(a), Storage::F32(g)) => {
             Tensor::from_vec(normalise_backward(x, a, g, plan, form), scores.shape())?

@@ -11,9 +11,16 @@
 //!   backward recomputes each tile's probabilities from `lse` (flash-attention style).
 //!
 //! Shapes: `q [b, n_q, s]`, `k [b, n_k, s]`, `v [b, n_k, e]`, output `c [b, n_q, e]`; f32 or
-//! f64 on the CPU (the CUDA core is not written yet: device tensors get
-//! [`Error::Unsupported`]). The normalisations and the per-row constants `α_i`, `β_i` are
-//! documented in [`crate::norm`], the masks in [`crate::mask`].
+//! f64 on the CPU, f32 on CUDA for the fused core (`cuda.rs` + `attention.cu`, built with the
+//! `cuda` feature; its tile sizes are fixed in the kernel and [`Tiles`] only steers the CPU).
+//! The materialising core is CPU-only: device tensors get [`Error::Unsupported`] there. The
+//! normalisations and the per-row constants `α_i`, `β_i` are documented in [`crate::norm`],
+//! the masks in [`crate::mask`].
+//!
+//! Attention dropout ([`AttentionDropout`], off by default) multiplies `A` by a counter-based
+//! keep mask scaled by `1/(1 − p)` before the product with `V`: see `dropout.rs`. Call
+//! [`AttentionCore::forward_with_dropout`]; the cache remembers `(p, seed)`, so
+//! [`AttentionCore::backward`] regenerates the same mask.
 //!
 //! Backward (hand-derived, spec §5), with `x_ij = q_i·k_j`, `dA = dC·Vᵀ`, `dV = Aᵀ·dC`:
 //!
@@ -27,12 +34,17 @@
 //! The materialising backward computes `D_i` from `A` and `dA`; the fused one from `dC` and
 //! `C` (FlashAttention's identity), so the two paths check each other.
 
+#[cfg(feature = "cuda")]
+mod cuda;
+mod dropout;
 mod fused;
 mod fused_backward;
 mod materialized;
 #[cfg(test)]
 pub(crate) mod tests;
 pub(crate) mod tile;
+
+pub use dropout::AttentionDropout;
 
 use crate::mask::{Mask, RowPlan};
 use crate::norm::Normalization;
@@ -80,11 +92,19 @@ pub struct AttentionCore {
 
 /// What the core's forward keeps for its backward.
 pub enum CoreCache {
-    /// Raw scores `X = QKᵀ` and probabilities `A`, both `[b, n_q, n_k]`.
-    Materialized { scores: Tensor, probs: Tensor },
-    /// The output `C` and per-row `lse_i` (`[b, n_q]`; `−∞` for rows with no visible key, 0 for
-    /// relu² forms, which need none).
-    Fused { out: Tensor, lse: Tensor },
+    /// Raw scores `X = QKᵀ` and probabilities `A` (before dropout), both `[b, n_q, n_k]`.
+    Materialized {
+        scores: Tensor,
+        probs: Tensor,
+        dropout: AttentionDropout,
+    },
+    /// The output `C` (after dropout) and per-row `lse_i` (`[b, n_q]`; `−∞` for rows with no
+    /// visible key, 0 for relu² forms, which need none). On the device of the inputs.
+    Fused {
+        out: Tensor,
+        lse: Tensor,
+        dropout: AttentionDropout,
+    },
 }
 
 impl CoreCache {
@@ -92,8 +112,15 @@ impl CoreCache {
     pub fn bytes(&self) -> usize {
         let t = |t: &Tensor| t.numel() * t.dtype().size();
         match self {
-            CoreCache::Materialized { scores, probs } => t(scores) + t(probs),
-            CoreCache::Fused { out, lse } => t(out) + t(lse),
+            CoreCache::Materialized { scores, probs, .. } => t(scores) + t(probs),
+            CoreCache::Fused { out, lse, .. } => t(out) + t(lse),
+        }
+    }
+
+    /// The attention dropout the forward used (and the backward will regenerate).
+    pub fn dropout(&self) -> AttentionDropout {
+        match self {
+            CoreCache::Materialized { dropout, .. } | CoreCache::Fused { dropout, .. } => *dropout,
         }
     }
 }
@@ -119,12 +146,6 @@ fn dims(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dims> {
     const WHAT: &str = "attention core";
     q.expect_same_kind(WHAT, k)?;
     q.expect_same_kind(WHAT, v)?;
-    if matches!(q.storage(), Storage::Cuda(_)) {
-        return Err(Error::Unsupported {
-            what: WHAT,
-            reason: "the attention core runs on the CPU only so far (no CUDA kernel yet)".into(),
-        });
-    }
     let rank3 = |t: &Tensor, name: &'static str| -> Result<[usize; 3]> {
         match *t.shape() {
             [a, b, c] if a > 0 && b > 0 && c > 0 => Ok([a, b, c]),
@@ -180,10 +201,13 @@ impl AttentionCore {
         RowPlan::new(mask, d.batch, d.n_q, d.n_k, &self.norm, self.scale)
     }
 
-    /// `C = Normalise(c·QKᵀ, mask)·V` and the cache for [`AttentionCore::backward`].
+    /// `C = Normalise(c·QKᵀ, mask)·V` and the cache for [`AttentionCore::backward`]; no
+    /// dropout (exactly [`AttentionCore::forward_with_dropout`] with
+    /// [`AttentionDropout::NONE`]).
     ///
     /// Errors: shapes that do not fit (see the module docs), masks of the wrong length, an
-    /// invalid normalisation or scale, mixed dtypes or devices, device tensors.
+    /// invalid normalisation or scale, mixed dtypes or devices, device tensors for the
+    /// materialising core (or in a build without the `cuda` feature, where none can exist).
     pub fn forward(
         &self,
         q: &Tensor,
@@ -191,11 +215,37 @@ impl AttentionCore {
         v: &Tensor,
         mask: &Mask,
     ) -> Result<(Tensor, CoreCache)> {
+        self.forward_with_dropout(q, k, v, mask, AttentionDropout::NONE)
+    }
+
+    /// `C = (Normalise(c·QKᵀ, mask) ⊙ M/(1 − p))·V` with the attention dropout mask `M` of
+    /// `dropout` (module docs of `dropout.rs`), and the cache for [`AttentionCore::backward`],
+    /// which regenerates the same mask. `p = 0` runs the dropout-free code unchanged.
+    ///
+    /// Errors: as [`AttentionCore::forward`], and [`Error::InvalidConfig`] for `p ∉ [0, 1)`.
+    pub fn forward_with_dropout(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: &Mask,
+        dropout: AttentionDropout,
+    ) -> Result<(Tensor, CoreCache)> {
         let d = dims(q, k, v)?;
         let plan = self.plan(mask, &d)?;
+        dropout.resolve()?;
+        let form = self.norm.form();
+        if let Storage::Cuda(_c) = q.storage() {
+            return match self.kind {
+                CoreKind::Fused(_) => {
+                    kernels::on_cuda!(_c, cuda::forward(q, k, v, &plan, &d, form, dropout))
+                }
+                CoreKind::Materialized => Err(materialized_on_device()),
+            };
+        }
         match self.kind {
-            CoreKind::Materialized => materialized::forward(q, k, v, &plan, self.norm.form()),
-            CoreKind::Fused(tiles) => fused::forward(q, k, v, &plan, &d, self.norm.form(), tiles),
+            CoreKind::Materialized => materialized::forward(q, k, v, &plan, form, dropout),
+            CoreKind::Fused(tiles) => fused::forward(q, k, v, &plan, &d, form, tiles, dropout),
         }
     }
 
@@ -204,6 +254,9 @@ impl AttentionCore {
     ///
     /// Errors: as [`AttentionCore::forward`].
     pub fn probabilities(&self, q: &Tensor, k: &Tensor, mask: &Mask) -> Result<Tensor> {
+        if matches!(q.storage(), Storage::Cuda(_)) {
+            return Err(materialized_on_device());
+        }
         let v = k.try_clone()?;
         let d = dims(q, k, &v)?;
         let plan = self.plan(mask, &d)?;
@@ -211,7 +264,8 @@ impl AttentionCore {
     }
 
     /// Gradients `(dQ, dK, dV)` for the cotangent `dc [b, n_q, e]` (module docs). The cache must
-    /// come from this core's forward on the same `q`, `k`, `v` and `mask`.
+    /// come from this core's forward on the same `q`, `k`, `v` and `mask`; the attention dropout
+    /// it recorded is applied again (same mask).
     pub fn backward(
         &self,
         q: &Tensor,
@@ -233,18 +287,41 @@ impl AttentionCore {
             });
         }
         let form = self.norm.form();
+        let dropout = cache.dropout();
         match (self.kind, cache) {
-            (CoreKind::Materialized, CoreCache::Materialized { scores, probs }) => {
-                materialized::backward(q, k, v, &plan, form, scores, probs, dc)
+            (CoreKind::Materialized, CoreCache::Materialized { scores, probs, .. }) => {
+                if matches!(q.storage(), Storage::Cuda(_)) {
+                    return Err(materialized_on_device());
+                }
+                materialized::backward(q, k, v, &plan, form, scores, probs, dc, dropout)
             }
-            (CoreKind::Fused(tiles), CoreCache::Fused { out, lse }) => {
+            (CoreKind::Fused(tiles), CoreCache::Fused { out, lse, .. }) => {
                 out.expect_shape("attention core backward: cached output", &out_shape)?;
                 lse.expect_shape("attention core backward: cached lse", &[d.batch, d.n_q])?;
-                fused_backward::backward(q, k, v, &plan, &d, form, tiles, out, lse, dc)
+                q.expect_same_kind("attention core backward: cached output", out)?;
+                q.expect_same_kind("attention core backward: cached lse", lse)?;
+                match q.storage() {
+                    Storage::Cuda(_c) => kernels::on_cuda!(
+                        _c,
+                        cuda::backward(q, k, v, &plan, &d, form, out, lse, dc, dropout)
+                    ),
+                    _ => fused_backward::backward(
+                        q, k, v, &plan, &d, form, tiles, out, lse, dc, dropout,
+                    ),
+                }
             }
             _ => Err(Error::InvalidConfig(
                 "the cache comes from the other core implementation".into(),
             )),
         }
+    }
+}
+
+fn materialized_on_device() -> Error {
+    Error::Unsupported {
+        what: "materialising attention core",
+        reason: "runs on the CPU only (its normalisation pass has no CUDA kernel); use the fused \
+                 core (CoreKind::Fused) for device tensors"
+            .into(),
     }
 }
