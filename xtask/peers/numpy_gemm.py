@@ -7,7 +7,9 @@
 # stdin, times numpy's f32 GEMM at every matmul size it sees, and prints one JSON line per size:
 # {"group", "function", "param", "value" (GFLOP/s), "unit", "median_ns", "ceiling": true}.
 # Sizes come from the bench parameter: the integers in it are (m, k, n), (batch, m, k, n), or a
-# single n for n×n×n (e.g. "m512k768n3456", "512x768x3456", "b4m64k64n64", "n2048").
+# single n for n×n×n (e.g. "m512k768n3456", "512x768x3456", "b4m64k64n64", "n2048"). The markers
+# "aT" / "bT" in the parameter (e.g. "768x512x3200_aT") time op(a) = aᵀ / op(b) = bᵀ: numpy passes
+# the transposed views to OpenBLAS as transpose flags, with no copy, as the Rust side does.
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from this script's environment by xtask, so
 # OpenBLAS picks its own best kernel for this CPU.
 import json
@@ -55,10 +57,12 @@ def main():
             print(f"  {group}/{param}: cannot read m, k, n from the parameter; skipped", file=sys.stderr)
             continue
         b, m, k, n = d
-        shape_a = (b, m, k) if b > 1 else (m, k)
-        shape_b = (b, k, n) if b > 1 else (k, n)
-        a = rng.standard_normal(shape_a, dtype=np.float32)
-        w = rng.standard_normal(shape_b, dtype=np.float32)
+        ta, tb = "aT" in param, "bT" in param
+        batch = (b,) if b > 1 else ()
+        a = rng.standard_normal(batch + ((k, m) if ta else (m, k)), dtype=np.float32)
+        w = rng.standard_normal(batch + ((n, k) if tb else (k, n)), dtype=np.float32)
+        a = np.swapaxes(a, -1, -2) if ta else a
+        w = np.swapaxes(w, -1, -2) if tb else w
         c = np.matmul(a, w)
         flops = 2.0 * b * m * k * n
         # Enough repeats for about 1 s (0.3 s quick), at least 5.

@@ -1,8 +1,20 @@
-//! CPU GEMM through faer 0.24 (pure Rust, AVX2/AVX-512 kernels chosen at run time); see
-//! `docs/cpu-matmul.md` for the measurements that picked it over `matrixmultiply`.
+//! CPU GEMM: faer 0.24 for most products, the `gemm` 0.19 crate for large ones with
+//! `op(X) = Xᵀ` or a wide output (`n ≥ 4m`) on a host without AVX-512 (both pure Rust, SIMD
+//! kernels chosen at run time). `docs/cpu-matmul.md` has the measurements behind the split.
 //!
-//! faer views carry strides, so the row-major slices become `MatRef`s with no copy and the
-//! transposes are free (`.transpose()` swaps the strides).
+//! Both take strided views, so the row-major slices are used in place and the transposes are
+//! free (swapped strides): nothing is copied.
+//!
+//! Why two libraries: faer 0.24 hands x86 products to `private-gemm-x86`, which writes a
+//! row-major `C` as the column-major `Cᵀ = op(Y)ᵀ·op(X)ᵀ` and does not pack its right operand
+//! `op(X)ᵀ` (except for tall products). With `tx` that operand is row-major, its micro-kernel
+//! strides through memory, and on the AVX2 development VM it ran at 50–72 % of numpy's OpenBLAS
+//! against 75–98 % for the untransposed layouts. The `gemm` crate packs both operands and held
+//! 84–100 % on the same `tx` products, so it takes them. faer also trailed on wide outputs
+//! (`512×768×3456`, `512×768×3200`: 75–83 % against 85–98 % for the `gemm` crate on 2 threads, in
+//! three separate runs), while it led at `2048³` and on `512×3200×768`; `n ≥ 4m` separates the
+//! two groups of measured shapes. On AVX-512 hosts faer keeps every product: the `gemm` crate is
+//! built here without its `x86-v4` feature (AVX2 at most), and that trade was not measured.
 
 use super::plan::GemmPlan;
 use crate::Float;
@@ -10,8 +22,10 @@ use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// Products with at least this many multiply-adds use faer's own rayon parallelism; smaller
-/// ones run sequentially, several batch entries at once on rayon's pool.
+/// Products with at least this many multiply-adds run in parallel inside (rayon's pool);
+/// smaller ones run sequentially, several batch entries at once on rayon's pool. Also the
+/// size from which products may go to the `gemm` crate (smaller ones were not measured;
+/// faer's small-product kernels take them).
 const PAR_INNER_MIN_MACS: usize = 1 << 21;
 
 fn view<F: Float>(data: &[F], rows: usize, cols: usize, trans: bool) -> MatRef<'_, F> {
@@ -19,7 +33,20 @@ fn view<F: Float>(data: &[F], rows: usize, cols: usize, trans: bool) -> MatRef<'
     if trans { v.transpose() } else { v }
 }
 
-fn gemm_one<F: Float + ComplexField>(
+/// Whether this host runs faer's AVX-512 kernels (then faer takes every layout).
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `C = op(X)·op(Y)` (`Replace`) or `C += op(X)·op(Y)` (`Add`) through faer.
+fn gemm_faer<F: Float + ComplexField>(
     p: &GemmPlan,
     x: &[F],
     y: &[F],
@@ -31,8 +58,67 @@ fn gemm_one<F: Float + ComplexField>(
     let (yr, yc) = p.y_stored();
     let xv = view(&x[..xr * xc], xr, xc, p.tx);
     let yv = view(&y[..yr * yc], yr, yc, p.ty);
-    let cv = MatMut::from_row_major_slice_mut(c, p.m, p.n);
+    let cv = MatMut::from_row_major_slice_mut(&mut c[..p.m * p.n], p.m, p.n);
     faer::linalg::matmul::matmul(cv, accum, xv, yv, F::one(), par);
+}
+
+/// The same product through the `gemm` crate (`dst := α·dst + β·lhs·rhs`, strides in
+/// elements, column stride first).
+fn gemm_crate<F: Float>(p: &GemmPlan, x: &[F], y: &[F], c: &mut [F], accum: Accum, par: Par) {
+    let (xr, xc) = p.x_stored();
+    let (yr, yc) = p.y_stored();
+    let (x, y, c) = (&x[..xr * xc], &y[..yr * yc], &mut c[..p.m * p.n]);
+    // Row and column strides of op(X) (m×k), op(Y) (k×n) and C (m×n), all row-major storage.
+    let (x_rs, x_cs) = if p.tx { (1, p.m) } else { (p.k, 1) };
+    let (y_rs, y_cs) = if p.ty { (1, p.k) } else { (p.n, 1) };
+    let add = accum == Accum::Add;
+    let threads = match par {
+        Par::Seq => gemm::Parallelism::None,
+        Par::Rayon(n) => gemm::Parallelism::Rayon(n.get()),
+    };
+    // SAFETY: the three slices hold exactly the elements the strides address (X: k×m or m×k,
+    // Y: n×k or k×n, C: m×n), `c` is exclusively borrowed and does not alias `x` or `y`, and
+    // `F` is f32 or f64 (`Float` is implemented for nothing else), the types `gemm` accepts.
+    unsafe {
+        gemm::gemm(
+            p.m,
+            p.n,
+            p.k,
+            c.as_mut_ptr(),
+            1,
+            p.n as isize,
+            add,
+            x.as_ptr(),
+            x_cs as isize,
+            x_rs as isize,
+            y.as_ptr(),
+            y_cs as isize,
+            y_rs as isize,
+            if add { F::one() } else { F::zero() },
+            F::one(),
+            false,
+            false,
+            false,
+            threads,
+        );
+    }
+}
+
+/// One product of the plan on the library measured fastest for its layout (module docs).
+fn gemm_one<F: Float + ComplexField>(
+    p: &GemmPlan,
+    x: &[F],
+    y: &[F],
+    c: &mut [F],
+    accum: Accum,
+    par: Par,
+) {
+    let large = p.m * p.n * p.k >= PAR_INNER_MIN_MACS;
+    if large && (p.tx || p.n >= 4 * p.m) && !has_avx512() {
+        gemm_crate(p, x, y, c, accum, par);
+    } else {
+        gemm_faer(p, x, y, c, accum, par);
+    }
 }
 
 /// Runs the plan into `c` (`p.out_len()` elements, overwritten).

@@ -152,6 +152,71 @@ fn large_product_takes_the_parallel_path() {
 }
 
 #[test]
+fn large_products_match_the_reference_in_every_layout() {
+    // ≥ PAR_INNER_MIN_MACS multiply-adds per product, so every GEMM of the forward and backward
+    // pass runs in parallel; on AVX2-only hosts the `tx` ones (incl. the batch-summed
+    // `Accum::Add` loop of `db` with both transposes) and the wide ones (`n ≥ 4m`: the forward of
+    // the second shape) go through the `gemm` crate, the others through faer.
+    for mkn in [(130, 120, 140), (40, 100, 600)] {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            for broadcast in [false, true] {
+                large_product_case(mkn, ta, tb, broadcast);
+            }
+        }
+    }
+}
+
+fn large_product_case(mkn: (usize, usize, usize), ta: bool, tb: bool, broadcast: bool) {
+    let (sa, sb, sy, d) = shapes(&[2], mkn, ta, tb, broadcast);
+    let (la, lb, ly) = d.lens();
+    let mut r = rng(40 + ta as u64 * 2 + tb as u64);
+    let (a, b, dy) = (randn(&mut r, la), randn(&mut r, lb), randn(&mut r, ly));
+    let what = format!("large {mkn:?} ta={ta} tb={tb} broadcast={broadcast}");
+    let y_ref = matmul_forward_ref(&a, &b, &d);
+    let (da_ref, db_ref) = matmul_backward_ref(&a, &b, &dy, &d);
+    let t = |v: &[f64], s: &[usize]| Tensor::from_vec(v.to_vec(), s).unwrap();
+    let (a64, b64, dy64) = (t(&a, &sa), t(&b, &sb), t(&dy, &sy));
+    let y = matmul(&a64, &b64, ta, tb).unwrap();
+    assert_close(&what, &y.to_vec::<f64>().unwrap(), &y_ref, 1e-12, 1e-12);
+    let (da, db) = matmul_backward(&a64, &b64, &dy64, ta, tb).unwrap();
+    assert_close(&what, &da.to_vec::<f64>().unwrap(), &da_ref, 1e-12, 1e-12);
+    assert_close(&what, &db.to_vec::<f64>().unwrap(), &db_ref, 1e-12, 1e-12);
+    // f32 (a separate kernel in both libraries): the 1e-6·length absolute bound of
+    // `cpu_matches_reference_f32_and_f64`, length = the contraction of each product.
+    let (k_fwd, k_da) = (d.k as f64, d.n as f64);
+    let k_db = (d.m * if broadcast { d.batch } else { 1 }) as f64;
+    let t32 = |v: &[f64], s: &[usize]| Tensor::from_vec(to_f32(v), s).unwrap();
+    let ref32 = |v: &[f64]| to_f64(&to_f32(v));
+    let (a32, b32, dy32) = (ref32(&a), ref32(&b), ref32(&dy));
+    let (ta32, tb32) = (t32(&a, &sa), t32(&b, &sb));
+    let y = matmul(&ta32, &tb32, ta, tb).unwrap();
+    let y_ref = matmul_forward_ref(&a32, &b32, &d);
+    assert_close(
+        &what,
+        &y.to_vec::<f32>().unwrap(),
+        &y_ref,
+        1e-6 * k_fwd,
+        1e-5,
+    );
+    let (da, db) = matmul_backward(&ta32, &tb32, &t32(&dy, &sy), ta, tb).unwrap();
+    let (da_ref, db_ref) = matmul_backward_ref(&a32, &b32, &dy32, &d);
+    assert_close(
+        &what,
+        &da.to_vec::<f32>().unwrap(),
+        &da_ref,
+        1e-6 * k_da,
+        1e-5,
+    );
+    assert_close(
+        &what,
+        &db.to_vec::<f32>().unwrap(),
+        &db_ref,
+        1e-6 * k_db,
+        1e-5,
+    );
+}
+
+#[test]
 fn backward_matches_finite_differences() {
     for (batch, mkn) in [
         (&[][..], (3, 4, 5)),
