@@ -12,12 +12,15 @@
 //! - [`exp_f32`]: Cody–Waite range reduction `x = k·ln2 + r`, |r| ≤ ln2/2, Cephes' degree-6
 //!   polynomial for `e^r`, `2^k` from exponent bits. Relative error ≤ 2e-7 for x in
 //!   [−87.3, 88.7]; 0 below −87.34 (the true value is below f32's normal range), +∞ above
-//!   88.72, NaN in → NaN out.
+//!   88.72, NaN in → NaN out. [`exp_nonpos_f32`] is the same for x ≤ 0, a few instructions
+//!   shorter (one `2^k` factor, no overflow select); the activations use it.
 //! - [`sigmoid_parts_f32`]: `σ(x)` and `1 − σ(x)` from `e = exp(−|x|)`, each with relative error
 //!   ≤ 5e-7 (no cancellation in `1 − σ` for large x).
-//! - [`normal_cdf_f32`]: `Φ(x) = ½·erfc(−x/√2)` with the Chebyshev erfc of Numerical Recipes
-//!   (§6.2, `erfcc`, fractional error < 1.2e-7): absolute error ≤ 2e-7 everywhere, relative
-//!   error ≤ 1e-6·(1 + x²/8) in the left tail.
+//! - [`normal_cdf_f32`], [`normal_pdf_f32`], [`normal_cdf_pdf_f32`]: `φ(x) = e^(−x²/2)/√(2π)`
+//!   and `Φ(−|x|) = φ(x)·R(|x|)` with `R` Mills' ratio as a degree-4/5 rational (one exp, one
+//!   division, nine multiply-adds for both `Φ` and `φ`): `Φ` to absolute error ≤ 2e-7
+//!   everywhere and relative error ≤ 1e-6·(1 + x²/8) in the left tail; `φ` to relative error
+//!   ≤ 3e-7·(1 + x²/2) (the f32 rounding of x² inside exp).
 //!
 //! # Run-time dispatch
 //! [`map1`] and [`map2`] run a [`Map1`]/[`Map2`] kernel over rayon chunks of [`CHUNK`]
@@ -109,84 +112,14 @@ impl MulAdd for Separate {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scalar f32 functions (inline(always): they are meant to be inlined into a SIMD loop).
+// Scalar f32 functions.
 
-const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer held in the low bits
-
-/// `e^x` in f32, branch-free (see the module docs for the error bound).
-#[inline(always)]
-pub fn exp_f32<M: MulAdd>(x: f32) -> f32 {
-    const HI: f32 = 88.722_83; // k ≤ 128; above it the result is +∞ (selected below)
-    const LO: f32 = -87.336_55; // k ≥ −126; below it the result is 0 (selected below)
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4; // few mantissa bits: k·LN2_HI is exact
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // `clamp` passes NaN through (unlike max/min), so NaN in gives NaN out.
-    let xc = x.clamp(LO, HI);
-    let t = M::mul_add(xc, LOG2E, MAGIC);
-    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    let kf = t - MAGIC;
-    let r = M::mul_add(kf, -LN2_LO, M::mul_add(kf, -LN2_HI, xc));
-    let mut p = 1.987_569_1e-4f32;
-    p = M::mul_add(p, r, 1.398_199_9e-3);
-    p = M::mul_add(p, r, 8.333_452e-3);
-    p = M::mul_add(p, r, 4.166_579_6e-2);
-    p = M::mul_add(p, r, 0.166_666_65);
-    p = M::mul_add(p, r, 0.5);
-    let y = M::mul_add(p * r, r, r) + 1.0;
-    // 2^k as two normal factors, since k runs from −126 to 128.
-    let k1 = k >> 1;
-    let s1 = f32::from_bits(((k1 + 127) as u32) << 23);
-    let s2 = f32::from_bits(((k - k1 + 127) as u32) << 23);
-    let e = y * s1 * s2;
-    if x > HI {
-        f32::INFINITY
-    } else if x < LO {
-        0.0
-    } else {
-        e
-    }
-}
-
-/// `(σ(x), 1 − σ(x))` with `σ(x) = 1/(1 + e^(−x))`, both without cancellation: with
-/// `e = exp(−|x|)`, `σ = 1/(1+e)` for x ≥ 0 and `e/(1+e)` otherwise, and `1 − σ` the other one.
-#[inline(always)]
-pub fn sigmoid_parts_f32<M: MulAdd>(x: f32) -> (f32, f32) {
-    let e = exp_f32::<M>(-x.abs());
-    let big = 1.0 / (1.0 + e);
-    let small = e * big;
-    if x >= 0.0 { (big, small) } else { (small, big) }
-}
-
-/// `Φ(x)`, the standard normal CDF, in f32: `½·erfc(−x/√2)` with Numerical Recipes' `erfcc`.
-#[inline(always)]
-pub fn normal_cdf_f32<M: MulAdd>(x: f32) -> f32 {
-    let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
-    let t = 1.0 / M::mul_add(0.5, z, 1.0);
-    // The Horner steps stay separate multiply-adds even under FMA: Numerical Recipes' fit leaves
-    // little room in the 2e-7 absolute bound, and fused steps measured 2.05e-7 near x = 0.002
-    // (separate: 1.83e-7 on the same sweep).
-    type H = Separate;
-    let mut p = 0.170_872_77f32;
-    p = H::mul_add(p, t, -0.822_152_23);
-    p = H::mul_add(p, t, 1.488_515_9);
-    p = H::mul_add(p, t, -1.135_204);
-    p = H::mul_add(p, t, 0.278_868_07);
-    p = H::mul_add(p, t, -0.186_288_06);
-    p = H::mul_add(p, t, 0.096_784_18);
-    p = H::mul_add(p, t, 0.374_091_96);
-    p = H::mul_add(p, t, 1.000_023_7);
-    p = H::mul_add(p, t, -1.265_512_2);
-    let half_erfc = 0.5 * t * exp_f32::<M>(p - z * z); // ½·erfc(|x|/√2) = Φ(−|x|)
-    if x >= 0.0 { 1.0 - half_erfc } else { half_erfc }
-}
-
-/// `φ(x) = e^(−x²/2)/√(2π)`, the standard normal density, in f32.
-#[inline(always)]
-pub fn normal_pdf_f32<M: MulAdd>(x: f32) -> f32 {
-    const INV_SQRT_2PI: f32 = 0.398_942_3;
-    INV_SQRT_2PI * exp_f32::<M>(-0.5 * x * x)
-}
+#[path = "cpu_math_f32.rs"]
+mod f32_math;
+pub use f32_math::{
+    exp_f32, exp_nonpos_f32, normal_cdf_f32, normal_cdf_pdf_f32, normal_pdf_f32,
+    normal_tail_pdf_f32, sigmoid_parts_f32,
+};
 
 // ---------------------------------------------------------------------------------------------
 // The math the generic kernels call: fast f32 above, exact std/libm for f64.
@@ -202,6 +135,8 @@ pub trait VecMath: Float {
     fn vnormal_cdf<M: MulAdd>(self) -> Self;
     /// `φ(x)`, the standard normal density.
     fn vnormal_pdf<M: MulAdd>(self) -> Self;
+    /// `(Φ(x), φ(x))` together (in f32 from one exponential).
+    fn vnormal_cdf_pdf<M: MulAdd>(self) -> (Self, Self);
 }
 
 impl VecMath for f32 {
@@ -220,6 +155,10 @@ impl VecMath for f32 {
     #[inline(always)]
     fn vnormal_pdf<M: MulAdd>(self) -> Self {
         normal_pdf_f32::<M>(self)
+    }
+    #[inline(always)]
+    fn vnormal_cdf_pdf<M: MulAdd>(self) -> (Self, Self) {
+        normal_cdf_pdf_f32::<M>(self)
     }
 }
 
@@ -247,6 +186,10 @@ impl VecMath for f64 {
     fn vnormal_pdf<M: MulAdd>(self) -> Self {
         const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
         INV_SQRT_2PI * (-0.5 * self * self).exp()
+    }
+    #[inline(always)]
+    fn vnormal_cdf_pdf<M: MulAdd>(self) -> (Self, Self) {
+        (self.vnormal_cdf::<M>(), self.vnormal_pdf::<M>())
     }
 }
 
@@ -279,6 +222,51 @@ pub trait Map2<F>: Sync {
         self.apply(a, b)
     }
 }
+
+/// `vec_math_kernel!(Name, |x| body)` defines a unit struct `Name` implementing [`Map1`] (or,
+/// with `|x, dy| body`, [`Map2`]) for every `F: VecMath`; `body` may call the math with `M`
+/// (`x.vexp::<M>()`), which is [`Separate`] in `apply` and [`Fused`] in `apply_fma`.
+macro_rules! vec_math_kernel {
+    ($name:ident, |$x:ident| $body:expr) => {
+        struct $name;
+        impl $name {
+            #[inline(always)]
+            fn eval<F: $crate::cpu_math::VecMath, M: $crate::cpu_math::MulAdd>($x: F) -> F {
+                $body
+            }
+        }
+        impl<F: $crate::cpu_math::VecMath> $crate::cpu_math::Map1<F> for $name {
+            #[inline(always)]
+            fn apply(&self, x: F) -> F {
+                Self::eval::<F, $crate::cpu_math::Separate>(x)
+            }
+            #[inline(always)]
+            fn apply_fma(&self, x: F) -> F {
+                Self::eval::<F, $crate::cpu_math::Fused>(x)
+            }
+        }
+    };
+    ($name:ident, |$x:ident, $dy:ident| $body:expr) => {
+        struct $name;
+        impl $name {
+            #[inline(always)]
+            fn eval<F: $crate::cpu_math::VecMath, M: $crate::cpu_math::MulAdd>($x: F, $dy: F) -> F {
+                $body
+            }
+        }
+        impl<F: $crate::cpu_math::VecMath> $crate::cpu_math::Map2<F> for $name {
+            #[inline(always)]
+            fn apply(&self, x: F, dy: F) -> F {
+                Self::eval::<F, $crate::cpu_math::Separate>(x, dy)
+            }
+            #[inline(always)]
+            fn apply_fma(&self, x: F, dy: F) -> F {
+                Self::eval::<F, $crate::cpu_math::Fused>(x, dy)
+            }
+        }
+    };
+}
+pub(crate) use vec_math_kernel;
 
 #[inline(always)]
 fn run1<F: Copy, K: Map1<F>, const FMA: bool>(k: &K, out: &mut [F], x: &[F]) {

@@ -20,6 +20,7 @@ macro_rules! math_kernel {
     };
 }
 math_kernel!(Exp, exp_f32);
+math_kernel!(ExpNonpos, exp_nonpos_f32);
 math_kernel!(Sig, sigmoid_parts_f32.0);
 math_kernel!(OneMinusSig, sigmoid_parts_f32.1);
 math_kernel!(Cdf, normal_cdf_f32);
@@ -52,11 +53,13 @@ fn sig64(x: f64) -> f64 {
 
 #[test]
 fn exp_relative_error_below_2e7() {
-    let x = sweep(-87.3, 88.7, 400_001);
+    let (x, x_nonpos) = (sweep(-87.3, 88.7, 400_001), sweep(-87.3, 0.0, 400_001));
     for level in available_isas() {
-        let y = map1_at(level, &Exp, &x);
-        let e = max_rel(&y, &x, f64::exp, 0.0);
+        let e = max_rel(&map1_at(level, &Exp, &x), &x, f64::exp, 0.0);
         assert!(e < 2e-7, "{level:?}: exp rel err {e:e}");
+        let y = map1_at(level, &ExpNonpos, &x_nonpos);
+        let e = max_rel(&y, &x_nonpos, f64::exp, 0.0);
+        assert!(e < 2e-7, "{level:?}: exp_nonpos rel err {e:e}");
     }
 }
 
@@ -80,6 +83,14 @@ fn exp_edges_and_nan() {
         assert_eq!(y[5], 0.0, "{level:?}");
         assert_eq!(y[6], f32::INFINITY, "{level:?}");
         assert!(y[7].is_nan(), "{level:?}");
+        // The non-positive domain of `exp_nonpos_f32`, and its NaN.
+        let y = map1_at(
+            level,
+            &ExpNonpos,
+            &[x[0], x[1], x[2], x[5], 0.0, -0.0, x[7]],
+        );
+        assert_eq!(&y[..6], &[0.0, 0.0, 0.0, 0.0, 1.0, 1.0], "{level:?}");
+        assert!(y[6].is_nan(), "{level:?}");
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`Error::CudaUnavailable`] instead.
 
 mod device;
+pub mod elementwise;
 mod launch;
 
 pub(crate) use device::upload;

@@ -2,6 +2,8 @@
 //! `reference.rs` (plain f64 loops), `cpu.rs` (rayon, generic over [`Float`](crate::Float)),
 //! `cuda.rs` + `<op>.cu` (NVRTC), and `tests.rs` tying them together.
 
+#[cfg(test)]
+mod activation_tests;
 pub mod add;
 pub mod bias_add;
 pub mod cross_entropy;

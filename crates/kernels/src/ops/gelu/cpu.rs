@@ -1,7 +1,7 @@
 //! Rayon kernels, generic over f32/f64; f32 runs the vectorised math of [`crate::cpu_math`].
 
 use super::GeluKind;
-use crate::cpu_math::{Fused, Map1, Map2, MulAdd, Separate, VecMath, map1, map2};
+use crate::cpu_math::{MulAdd, VecMath, map1, map2, vec_math_kernel};
 
 const C: f64 = 0.044715;
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
@@ -18,54 +18,14 @@ fn tanh_parts<F: VecMath, M: MulAdd>(x: F) -> (F, F, F) {
     (s, one_minus_s, two_du)
 }
 
-/// Implements `Map1` (`$body` over `x`) or `Map2` (over `x`, `dy`) for a unit struct, with
-/// `apply` on [`Separate`] and `apply_fma` on [`Fused`] multiply-adds.
-macro_rules! kernel {
-    ($name:ident, |$x:ident| $body:expr) => {
-        struct $name;
-        impl $name {
-            #[inline(always)]
-            fn eval<F: VecMath, M: MulAdd>($x: F) -> F {
-                $body
-            }
-        }
-        impl<F: VecMath> Map1<F> for $name {
-            #[inline(always)]
-            fn apply(&self, x: F) -> F {
-                Self::eval::<F, Separate>(x)
-            }
-            #[inline(always)]
-            fn apply_fma(&self, x: F) -> F {
-                Self::eval::<F, Fused>(x)
-            }
-        }
-    };
-    ($name:ident, |$x:ident, $dy:ident| $body:expr) => {
-        struct $name;
-        impl $name {
-            #[inline(always)]
-            fn eval<F: VecMath, M: MulAdd>($x: F, $dy: F) -> F {
-                $body
-            }
-        }
-        impl<F: VecMath> Map2<F> for $name {
-            #[inline(always)]
-            fn apply(&self, x: F, dy: F) -> F {
-                Self::eval::<F, Separate>(x, dy)
-            }
-            #[inline(always)]
-            fn apply_fma(&self, x: F, dy: F) -> F {
-                Self::eval::<F, Fused>(x, dy)
-            }
-        }
-    };
-}
-
-kernel!(ErfFwd, |x| x * x.vnormal_cdf::<M>());
-kernel!(ErfBwd, |x, dy| dy
-    * (x.vnormal_cdf::<M>() + x * x.vnormal_pdf::<M>()));
-kernel!(TanhFwd, |x| x * tanh_parts::<F, M>(x).0);
-kernel!(TanhBwd, |x, dy| {
+vec_math_kernel!(ErfFwd, |x| x * x.vnormal_cdf::<M>());
+vec_math_kernel!(ErfBwd, |x, dy| {
+    // Φ and φ share one exponential in f32.
+    let (cdf, pdf) = x.vnormal_cdf_pdf::<M>();
+    dy * (cdf + x * pdf)
+});
+vec_math_kernel!(TanhFwd, |x| x * tanh_parts::<F, M>(x).0);
+vec_math_kernel!(TanhBwd, |x, dy| {
     let (s, one_minus_s, two_du) = tanh_parts::<F, M>(x);
     dy * (s + x * s * one_minus_s * two_du)
 });

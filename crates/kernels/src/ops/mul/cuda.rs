@@ -1,5 +1,6 @@
-//! CUDA launchers for `mul.cu`.
+//! CUDA launchers for `mul.cu`; the forward goes through the shared elementwise launcher.
 
+use crate::cuda::elementwise::binary;
 use crate::cuda::{Kernel, elementwise_config};
 use crate::{CudaStorage, Error, Result};
 use cudarc::driver::PushKernelArg;
@@ -17,15 +18,7 @@ fn launch_err(e: cudarc::driver::DriverError) -> Error {
 }
 
 pub fn mul_forward(a: &CudaStorage, b: &CudaStorage) -> Result<CudaStorage> {
-    let dev = &a.device;
-    let f = KERNEL.function(dev, "mul_fwd_f32")?;
-    let mut y = dev.zeros(a.len)?;
-    let n = a.len as u64;
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut y.slice).arg(&a.slice).arg(&b.slice).arg(&n);
-    // SAFETY: all buffers hold at least n f32 values.
-    unsafe { l.launch(elementwise_config(dev, a.len)) }.map_err(launch_err)?;
-    Ok(y)
+    binary(&KERNEL, "mul_fwd_f32", a, b)
 }
 
 pub fn mul_backward(

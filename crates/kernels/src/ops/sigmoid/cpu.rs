@@ -1,43 +1,12 @@
 //! Rayon kernels, generic over f32/f64; f32 runs the vectorised math of [`crate::cpu_math`].
 
-use crate::cpu_math::{Fused, Map1, Map2, MulAdd, Separate, VecMath, map1, map2};
+use crate::cpu_math::{VecMath, map1, map2, vec_math_kernel};
 
-struct Fwd;
-impl Fwd {
-    #[inline(always)]
-    fn eval<F: VecMath, M: MulAdd>(x: F) -> F {
-        x.vsigmoid_parts::<M>().0
-    }
-}
-impl<F: VecMath> Map1<F> for Fwd {
-    #[inline(always)]
-    fn apply(&self, x: F) -> F {
-        Self::eval::<F, Separate>(x)
-    }
-    #[inline(always)]
-    fn apply_fma(&self, x: F) -> F {
-        Self::eval::<F, Fused>(x)
-    }
-}
-
-struct Bwd;
-impl Bwd {
-    #[inline(always)]
-    fn eval<F: VecMath, M: MulAdd>(x: F, dy: F) -> F {
-        let (s, one_minus_s) = x.vsigmoid_parts::<M>();
-        dy * s * one_minus_s
-    }
-}
-impl<F: VecMath> Map2<F> for Bwd {
-    #[inline(always)]
-    fn apply(&self, x: F, dy: F) -> F {
-        Self::eval::<F, Separate>(x, dy)
-    }
-    #[inline(always)]
-    fn apply_fma(&self, x: F, dy: F) -> F {
-        Self::eval::<F, Fused>(x, dy)
-    }
-}
+vec_math_kernel!(Fwd, |x| x.vsigmoid_parts::<M>().0);
+vec_math_kernel!(Bwd, |x, dy| {
+    let (s, one_minus_s) = x.vsigmoid_parts::<M>();
+    dy * s * one_minus_s
+});
 
 pub fn sigmoid_forward<F: VecMath>(x: &[F]) -> Vec<F> {
     map1(&Fwd, x)

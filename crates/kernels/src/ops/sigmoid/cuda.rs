@@ -1,41 +1,18 @@
-//! CUDA launchers for `sigmoid.cu`.
+//! CUDA launchers for `sigmoid.cu`, through the shared elementwise launchers.
 
-use crate::cuda::{Kernel, elementwise_config};
-use crate::{CudaStorage, Error, Result};
-use cudarc::driver::PushKernelArg;
+use crate::cuda::Kernel;
+use crate::cuda::elementwise::{binary, unary};
+use crate::{CudaStorage, Result};
 
 const KERNEL: Kernel = Kernel {
     module: "sigmoid",
     src: include_str!("sigmoid.cu"),
 };
 
-fn launch_err(e: cudarc::driver::DriverError) -> Error {
-    Error::Driver {
-        op: "sigmoid",
-        message: format!("{e:?}"),
-    }
-}
-
 pub fn sigmoid_forward(x: &CudaStorage) -> Result<CudaStorage> {
-    let dev = &x.device;
-    let f = KERNEL.function(dev, "sigmoid_fwd_f32")?;
-    let mut y = dev.zeros(x.len)?;
-    let n = x.len as u64;
-    let mut b = dev.stream().launch_builder(&f);
-    b.arg(&mut y.slice).arg(&x.slice).arg(&n);
-    // SAFETY: y and x hold at least n f32 values; the kernel reads/writes indices < n.
-    unsafe { b.launch(elementwise_config(dev, x.len)) }.map_err(launch_err)?;
-    Ok(y)
+    unary(&KERNEL, "sigmoid_fwd_f32", x)
 }
 
 pub fn sigmoid_backward(x: &CudaStorage, dy: &CudaStorage) -> Result<CudaStorage> {
-    let dev = &x.device;
-    let f = KERNEL.function(dev, "sigmoid_bwd_f32")?;
-    let mut dx = dev.zeros(x.len)?;
-    let n = x.len as u64;
-    let mut b = dev.stream().launch_builder(&f);
-    b.arg(&mut dx.slice).arg(&x.slice).arg(&dy.slice).arg(&n);
-    // SAFETY: all three buffers hold at least n f32 values.
-    unsafe { b.launch(elementwise_config(dev, x.len)) }.map_err(launch_err)?;
-    Ok(dx)
+    binary(&KERNEL, "sigmoid_bwd_f32", x, dy)
 }

@@ -1,0 +1,134 @@
+//! Branch-free f32 approximations of `exp`, `σ`, `Φ` and `φ` (inline(always): they are meant
+//! to be inlined into a SIMD loop). Bounds are in [`crate::cpu_math`]'s docs and are tested by
+//! `cpu_math_tests.rs` at every ISA level.
+
+use super::MulAdd;
+
+const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer held in the low bits
+const LOG2E: f32 = std::f32::consts::LOG2_E;
+const LN2_HI: f32 = 0.693_359_4; // few mantissa bits: k·LN2_HI is exact
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// Below this `e^x` is under f32's normal range (k would be < −126); the result is 0.
+const EXP_LO: f32 = -87.336_55;
+/// Above this `e^x` overflows (k ≤ 128); the result is +∞.
+const EXP_HI: f32 = 88.722_83;
+
+/// `(k, e^r)` with `x = k·ln2 + r`, |r| ≤ ln2/2: Cody–Waite reduction and Cephes' polynomial.
+#[inline(always)]
+fn exp_reduced<M: MulAdd>(xc: f32) -> (i32, f32) {
+    let t = M::mul_add(xc, LOG2E, MAGIC);
+    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let kf = t - MAGIC;
+    let r = M::mul_add(kf, -LN2_LO, M::mul_add(kf, -LN2_HI, xc));
+    let mut p = 1.987_569_1e-4f32;
+    p = M::mul_add(p, r, 1.398_199_9e-3);
+    p = M::mul_add(p, r, 8.333_452e-3);
+    p = M::mul_add(p, r, 4.166_579_6e-2);
+    p = M::mul_add(p, r, 0.166_666_65);
+    p = M::mul_add(p, r, 0.5);
+    (k, M::mul_add(p * r, r, r) + 1.0)
+}
+
+/// `2^k` for `k` in −126..=127 (a normal f32).
+#[inline(always)]
+fn pow2i(k: i32) -> f32 {
+    f32::from_bits(((k + 127) as u32) << 23)
+}
+
+/// `e^x` in f32, any x: 0 below −87.34, +∞ above 88.72, NaN in → NaN out.
+#[inline(always)]
+pub fn exp_f32<M: MulAdd>(x: f32) -> f32 {
+    // `clamp` passes NaN through (unlike max/min), so NaN in gives NaN out.
+    let (k, y) = exp_reduced::<M>(x.clamp(EXP_LO, EXP_HI));
+    // 2^k as two normal factors, since k runs from −126 to 128.
+    let k1 = k >> 1;
+    let e = y * pow2i(k1) * pow2i(k - k1);
+    if x > EXP_HI {
+        f32::INFINITY
+    } else if x < EXP_LO {
+        0.0
+    } else {
+        e
+    }
+}
+
+/// `e^x` for `x ≤ 0` (and NaN): the same polynomial as [`exp_f32`], with `2^k` as one factor
+/// since k ≤ 0, and no overflow select. Every activation's exponent is non-positive
+/// (`−|x|`, `−x²/2`), so they use this one. For x > 0 the result is wrong (unchecked).
+#[inline(always)]
+pub fn exp_nonpos_f32<M: MulAdd>(x: f32) -> f32 {
+    // `x < LO ? LO : x` is one `vmaxps` and keeps NaN.
+    let xc = if x < EXP_LO { EXP_LO } else { x };
+    let (k, y) = exp_reduced::<M>(xc);
+    let e = y * pow2i(k);
+    if x < EXP_LO { 0.0 } else { e }
+}
+
+/// `(σ(x), 1 − σ(x))` with `σ(x) = 1/(1 + e^(−x))`, both without cancellation: with
+/// `e = exp(−|x|)`, `σ = 1/(1+e)` for x ≥ 0 and `e/(1+e)` otherwise, and `1 − σ` the other one.
+#[inline(always)]
+pub fn sigmoid_parts_f32<M: MulAdd>(x: f32) -> (f32, f32) {
+    let e = exp_nonpos_f32::<M>(-x.abs());
+    let big = 1.0 / (1.0 + e);
+    let small = e * big;
+    if x >= 0.0 { (big, small) } else { (small, big) }
+}
+
+const INV_SQRT_2PI: f32 = 0.398_942_3;
+
+/// `(Φ(−|x|), φ(x))` from one exponential: `φ(x) = e^(−x²/2)/√(2π)` and
+/// `Φ(−a) = φ(a)·R(a)` with `R` Mills' ratio, here a degree-4/5 rational in `a = |x|`
+/// (fitted on [0, 14] for relative error 2e-8 in exact arithmetic; all coefficients positive,
+/// so the f32 evaluation has no cancellation). `a` is capped at 14 for the rational only: there
+/// `φ` is already 0 in f32, and the cap keeps `a⁵` finite for huge inputs.
+#[inline(always)]
+pub fn normal_tail_pdf_f32<M: MulAdd>(x: f32) -> (f32, f32) {
+    const P: [f32; 5] = [
+        1.253_314_1,
+        1.096_021_9,
+        0.457_360_4,
+        0.101_197_51,
+        0.010_220_759,
+    ];
+    const Q: [f32; 5] = [
+        1.672_383_9,
+        1.199_285_5,
+        0.467_425_23,
+        0.101_204_32,
+        0.010_220_63,
+    ];
+    let a = x.abs();
+    let a = if a < 14.0 { a } else { 14.0 };
+    let pdf = INV_SQRT_2PI * exp_nonpos_f32::<M>(-0.5 * x * x);
+    let mut p = P[4];
+    p = M::mul_add(p, a, P[3]);
+    p = M::mul_add(p, a, P[2]);
+    p = M::mul_add(p, a, P[1]);
+    p = M::mul_add(p, a, P[0]);
+    let mut q = Q[4];
+    q = M::mul_add(q, a, Q[3]);
+    q = M::mul_add(q, a, Q[2]);
+    q = M::mul_add(q, a, Q[1]);
+    q = M::mul_add(q, a, Q[0]);
+    q = M::mul_add(q, a, 1.0);
+    (pdf * (p / q), pdf)
+}
+
+/// `(Φ(x), φ(x))`, the standard normal CDF and density, from one exponential.
+#[inline(always)]
+pub fn normal_cdf_pdf_f32<M: MulAdd>(x: f32) -> (f32, f32) {
+    let (tail, pdf) = normal_tail_pdf_f32::<M>(x);
+    (if x >= 0.0 { 1.0 - tail } else { tail }, pdf)
+}
+
+/// `Φ(x)`, the standard normal CDF, in f32.
+#[inline(always)]
+pub fn normal_cdf_f32<M: MulAdd>(x: f32) -> f32 {
+    normal_cdf_pdf_f32::<M>(x).0
+}
+
+/// `φ(x) = e^(−x²/2)/√(2π)`, the standard normal density, in f32.
+#[inline(always)]
+pub fn normal_pdf_f32<M: MulAdd>(x: f32) -> f32 {
+    INV_SQRT_2PI * exp_nonpos_f32::<M>(-0.5 * x * x)
+}
