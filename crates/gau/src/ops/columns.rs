@@ -1,6 +1,6 @@
 //! Splitting and concatenating along the last axis: `x [.., w₁+…+w_k]` ↔ `[.., w_i]` parts.
 //! Pure data movement (the backward of a split is the concatenation of the part gradients),
-//! parallel over blocks of rows.
+//! parallel over blocks of rows; on CUDA one `columns.cu` column-range copy per part.
 
 use crate::{Error, Result};
 use kernels::{Float, Storage, Tensor};
@@ -81,10 +81,15 @@ pub fn split_last(x: &Tensor, widths: &[usize]) -> Result<Vec<Tensor>> {
     match x.storage() {
         Storage::F32(v) => wrap(split_cpu(v, widths).into_iter().map(Storage::F32).collect()),
         Storage::F64(v) => wrap(split_cpu(v, widths).into_iter().map(Storage::F64).collect()),
-        Storage::Cuda(_) => Err(Error::Unsupported {
-            what: "split_last",
-            reason: "runs on the CPU only so far".into(),
-        }),
+        Storage::Cuda(c) => kernels::on_cuda!(
+            c,
+            wrap(
+                super::cuda::split(c, widths)?
+                    .into_iter()
+                    .map(Storage::Cuda)
+                    .collect()
+            )
+        ),
     }
 }
 
@@ -132,9 +137,19 @@ pub fn concat_last(parts: &[&Tensor]) -> Result<Tensor> {
     match first.storage() {
         Storage::F32(_) => cat!(f32),
         Storage::F64(_) => cat!(f64),
-        Storage::Cuda(_) => Err(Error::Unsupported {
-            what: "concat_last",
-            reason: "runs on the CPU only so far".into(),
+        Storage::Cuda(_c) => kernels::on_cuda!(_c, {
+            // Same device for every part: checked by expect_same_kind above.
+            let slices = parts
+                .iter()
+                .filter_map(|p| match p.storage() {
+                    Storage::Cuda(s) => Some(s),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            Ok(Tensor::from_cuda(
+                super::cuda::concat(&slices, &widths, rows)?,
+                &shape,
+            )?)
         }),
     }
 }

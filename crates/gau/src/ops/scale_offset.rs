@@ -3,7 +3,8 @@
 //!
 //! Backward: `dx = dy ⊙ γ` (row-broadcast), `dγ[j] = Σ_r dy[r, j]·x[r, j]`,
 //! `dβ[j] = Σ_r dy[r, j]`. The column sums reuse `kernels`' `bias_add_backward` (whose CPU
-//! reduction order is fixed) on `dy ⊙ x` from `mul_forward`.
+//! reduction order is fixed) on `dy ⊙ x` from `mul_forward`. On CUDA the scale is
+//! `scale_offset.cu`; the offset and the column sums are `kernels`' CUDA ops.
 
 use crate::{Error, Result};
 use kernels::ops::bias_add::{bias_add_backward, bias_add_forward};
@@ -40,9 +41,16 @@ fn scale_cols(x: &Tensor, gamma: &Tensor) -> Result<Tensor> {
         (Storage::F64(a), Storage::F64(g)) => {
             Ok(Tensor::from_vec(scale_cols_cpu(a, g), x.shape())?)
         }
+        (Storage::Cuda(a), Storage::Cuda(_g)) => kernels::on_cuda!(
+            a,
+            Ok(Tensor::from_cuda(
+                super::cuda::scale_cols(a, _g, s)?,
+                x.shape()
+            )?)
+        ),
         _ => Err(Error::Unsupported {
             what: WHAT,
-            reason: "runs on the CPU only so far".into(),
+            reason: "x and gamma must share dtype and device".into(),
         }),
     }
 }
