@@ -1,57 +1,24 @@
 use super::*;
-use kernels::testing::{randn, rng};
-use nn::gradcheck::{Checkable, GradCheckOptions, gradcheck, randn_f64};
-
-struct Check {
-    block: MhaFfn,
-    mask: Mask,
-}
-
-impl Module for Check {
-    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        self.block.visit(p, f)
-    }
-    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        self.block.visit_mut(p, f)
-    }
-}
-
-impl Checkable for Check {
-    type Input = Tensor;
-    fn check_forward(&self, x: &Tensor) -> nn::Result<Tensor> {
-        Ok(self.block.forward(x, &self.mask)?.0)
-    }
-    fn check_backward(
-        &mut self,
-        x: &Tensor,
-        dy: &Tensor,
-        sink: &mut dyn GradSink,
-    ) -> nn::Result<Option<Tensor>> {
-        let (_, c) = self.block.forward(x, &self.mask)?;
-        Ok(Some(self.block.backward(c, dy, sink)?))
-    }
-}
+use crate::test_support::{LayerCheck, Spread, randomise};
+use nn::gradcheck::{GradCheckOptions, gradcheck, randn_f64};
 
 #[test]
 fn gradcheck_input_and_every_parameter() {
     for causal in [false, true] {
         let mut block = MhaFfn::new(8, 2, 12, DType::F64, 3).unwrap();
         // O(1) weights so attention is far from uniform and every gradient is sizeable.
-        let mut k = 0;
-        block.visit_mut(&Prefix::root(), &mut |_, p| {
-            k += 1;
-            let v: Vec<f64> = randn(&mut rng(40 + k), p.numel())
-                .into_iter()
-                .map(|x| 0.6 * x)
-                .collect();
-            p.value = Tensor::from_vec(v, p.value.shape()).unwrap();
-        });
+        let spread = Spread {
+            matrix: 0.6,
+            other: 0.6,
+            gain_shift: 0.0,
+        };
+        randomise(&mut block, 0, spread);
         let mask = Mask {
             causal,
             ..Mask::none()
         }
         .with_lengths(&[5, 3]);
-        let mut c = Check { block, mask };
+        let mut c = LayerCheck { layer: block, mask };
         let x = randn_f64(&[2, 5, 8], 7).unwrap();
         let rep = gradcheck(&mut c, &x, &GradCheckOptions::default()).unwrap();
         println!("causal {causal}: worst {:.2e}", rep.worst());

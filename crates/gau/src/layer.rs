@@ -17,17 +17,19 @@
 //! `beta_q [s]` (with `offset`), `gamma_k`, `beta_k`, `w_o [e, d]`, `b_o [d]` (with `bias`).
 
 use crate::core::{AttentionCore, CoreCache, CoreKind};
+use crate::gated::{
+    GatedCache, SiluCache, check_input, gated_output, gated_output_backward, rope_maybe,
+    rope_maybe_backward, rope_opts, silu_projection, silu_projection_backward, truncated,
+    validate_rope, visit_linear, visit_linear_mut,
+};
 use crate::mask::Mask;
 use crate::norm::{Normalization, ScoreScale};
-use crate::ops::columns::{concat_last, split_last};
 use crate::ops::scale_offset::{scale_offset_backward, scale_offset_forward};
 use crate::{Error, Result};
 use kernels::ops::add::add_forward;
-use kernels::ops::mul::{mul_backward, mul_forward};
-use kernels::ops::rope::{RopeLayout, RopeOpts, rope_backward, rope_forward};
-use kernels::ops::silu::{silu_backward, silu_forward};
+use kernels::ops::rope::{RopeLayout, RopeOpts};
 use kernels::{DType, Tensor};
-use nn::{GradSink, Init, Linear, LinearCache, Module, Param, ParamRole, Prefix};
+use nn::{GradSink, Init, Linear, Module, Param, ParamRole, Prefix};
 
 /// Configuration of a [`Gau`] layer. [`GauConfig::new`] gives the defaults below.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -88,15 +90,7 @@ impl GauConfig {
                 self.d, self.e, self.s, self.max_len
             )));
         }
-        if self.rope.is_some() && !self.s.is_multiple_of(2) {
-            return Err(Error::OddRopeWidth { s: self.s });
-        }
-        if !(self.rope_base.is_finite() && self.rope_base > 0.0) {
-            return Err(Error::InvalidConfig(format!(
-                "rope_base must be finite and > 0, got {}",
-                self.rope_base
-            )));
-        }
+        validate_rope(self.rope, self.s, self.rope_base)?;
         if !(self.init_gain.is_finite() && self.init_gain >= 0.0) {
             return Err(Error::InvalidConfig(format!(
                 "init_gain must be finite and ≥ 0, got {}",
@@ -109,11 +103,7 @@ impl GauConfig {
     }
 
     fn rope_opts(&self) -> Option<RopeOpts> {
-        self.rope.map(|layout| RopeOpts {
-            base: self.rope_base,
-            layout,
-            offset: 0,
-        })
+        rope_opts(self.rope, self.rope_base)
     }
 }
 
@@ -130,39 +120,15 @@ pub struct Gau {
 
 /// What [`Gau::forward`] keeps for the backward.
 pub struct GauCache {
-    lin_in: LinearCache,
-    h: Tensor,
-    u: Tensor,
+    proj_in: SiluCache,
     v: Tensor,
     z: Tensor,
     q: Tensor,
     k: Tensor,
-    c: Tensor,
     core: CoreCache,
-    lin_out: LinearCache,
+    out: GatedCache,
     mask: Mask,
     x_shape: Vec<usize>,
-}
-
-/// Passes `Linear`'s gradients (`w`, `b`) on under the GAU's names.
-struct Renamed<'a> {
-    inner: &'a mut dyn GradSink,
-    w: &'static str,
-    b: &'static str,
-}
-
-impl GradSink for Renamed<'_> {
-    fn accept(&mut self, name: &str, param: &mut Param, grad: Tensor) -> nn::Result<()> {
-        let name = if name == "w" { self.w } else { self.b };
-        self.inner.accept(name, param, grad)
-    }
-}
-
-fn truncated(gain: f64, fan_in: usize) -> Init {
-    // Keras' truncated normal at ±2σ has std 0.87962566·σ; 1.13684723 undoes that (spec §2.5).
-    Init::TruncatedNormal {
-        std: 1.13684723 * gain / (fan_in as f64).sqrt(),
-    }
 }
 
 impl Gau {
@@ -227,74 +193,26 @@ impl Gau {
         })
     }
 
-    /// Checks `x` is `[b, n, d]` or `[n, d]` with `n ≤ max_len`; returns `(b, n)`.
-    fn check_input(&self, x: &Tensor) -> Result<(usize, usize)> {
-        let (b, n, d) = match *x.shape() {
-            [n, d] => (1, n, d),
-            [b, n, d] => (b, n, d),
-            _ => {
-                return Err(kernels::Error::invalid_shape(
-                    "Gau::forward",
-                    x.shape(),
-                    "x must be [batch, n, d] or [n, d]",
-                )
-                .into());
-            }
-        };
-        if d != self.cfg.d {
-            return Err(Error::WidthMismatch {
-                what: "Gau input",
-                expected: self.cfg.d,
-                got: d,
-            });
-        }
-        if n > self.cfg.max_len {
-            return Err(Error::TooLong {
-                n,
-                max: self.cfg.max_len,
-            });
-        }
-        if b == 0 || n == 0 {
-            return Err(kernels::Error::invalid_shape(
-                "Gau::forward",
-                x.shape(),
-                "batch and length must be positive",
-            )
-            .into());
-        }
-        Ok((b, n))
-    }
-
-    /// `(H, U, V, Z, Q, K)` for `x`, and the input projection's cache.
-    #[allow(clippy::type_complexity)]
-    fn project(&self, x: &Tensor) -> Result<(LinearCache, [Tensor; 6])> {
-        let (b, n) = self.check_input(x)?;
+    /// `(U, V, Z, Q, K)` for `x`, and the input projection's cache (with `H`).
+    fn project(&self, x: &Tensor) -> Result<(SiluCache, [Tensor; 5])> {
+        let (b, n) = check_input("Gau input", x, self.cfg.d, self.cfg.max_len)?;
         let x3 = x.try_clone()?.reshape(&[b, n, self.cfg.d])?;
-        let (h, lin_in) = self.proj_in.forward(&x3)?;
-        let g = silu_forward(&h)?;
-        let e = self.cfg.e;
-        let mut parts = split_last(&g, &[e, e, self.cfg.s])?.into_iter();
-        let (u, v, z) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
+        let (e, s) = (self.cfg.e, self.cfg.s);
+        let (proj_in, [u, v, z]) = silu_projection(&self.proj_in, &x3, [e, e, s])?;
         fn beta(p: &Option<Param>) -> Option<&Tensor> {
             p.as_ref().map(|p| &p.value)
         }
-        let mut q = scale_offset_forward(&z, &self.gamma_q.value, beta(&self.beta_q))?;
-        let mut k = scale_offset_forward(&z, &self.gamma_k.value, beta(&self.beta_k))?;
-        if let Some(opts) = self.cfg.rope_opts() {
-            q = rope_forward(&q, &opts)?;
-            k = rope_forward(&k, &opts)?;
-        }
-        Ok((lin_in, [h, u, v, z, q, k]))
+        let rope = self.cfg.rope_opts();
+        let q = scale_offset_forward(&z, &self.gamma_q.value, beta(&self.beta_q))?;
+        let k = scale_offset_forward(&z, &self.gamma_k.value, beta(&self.beta_k))?;
+        let (q, k) = (rope_maybe(q, &rope)?, rope_maybe(k, &rope)?);
+        Ok((proj_in, [u, v, z, q, k]))
     }
 
     /// The rotated queries and keys `(Q, K)`, each `[b, n, s]`, for `x` (for inspection and
     /// the RoPE-layout converter's test).
     pub fn queries_keys(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        let (_, [_, _, _, _, q, k]) = self.project(x)?;
+        let (_, [_, _, _, q, k]) = self.project(x)?;
         Ok((q, k))
     }
 
@@ -304,22 +222,17 @@ impl Gau {
     /// `n > max_len`, [`Error::MaskLength`] for masks that do not fit `(b, n)`, and kernel
     /// errors for mixed dtypes or devices.
     pub fn forward(&self, x: &Tensor, mask: &Mask) -> Result<(Tensor, GauCache)> {
-        let (lin_in, [h, u, v, z, q, k]) = self.project(x)?;
+        let (proj_in, [u, v, z, q, k]) = self.project(x)?;
         let (c, core) = self.core()?.forward(&q, &k, &v, mask)?;
-        let p = mul_forward(&u, &c)?;
-        let (o, lin_out) = self.proj_out.forward(&p)?;
-        let o = o.reshape(x.shape())?;
+        let (o, out) = gated_output(&self.proj_out, u, c, x.shape())?;
         let cache = GauCache {
-            lin_in,
-            h,
-            u,
+            proj_in,
             v,
             z,
             q,
             k,
-            c,
             core,
-            lin_out,
+            out,
             mask: mask.clone(),
             x_shape: x.shape().to_vec(),
         };
@@ -334,31 +247,13 @@ impl Gau {
         dy: &Tensor,
         sink: &mut dyn GradSink,
     ) -> Result<Tensor> {
-        if dy.shape() != cache.x_shape.as_slice() {
-            return Err(Error::ShapeMismatch {
-                what: "Gau::backward: dy",
-                expected: cache.x_shape.clone(),
-                got: dy.shape().to_vec(),
-            });
-        }
-        let u_shape = cache.u.shape().to_vec();
-        let dy3 = dy
-            .try_clone()?
-            .reshape(&[u_shape[0], u_shape[1], self.cfg.d])?;
-        let mut out_sink = Renamed {
-            inner: sink,
-            w: "w_o",
-            b: "b_o",
-        };
-        let dp = self.proj_out.backward(cache.lin_out, &dy3, &mut out_sink)?;
-        let (du, dc) = mul_backward(&cache.u, &cache.c, &dp)?;
+        let (du, dc) =
+            gated_output_backward(&mut self.proj_out, cache.out, dy, "Gau::backward: dy", sink)?;
         let core = self.core()?;
         let g = core.backward(&cache.q, &cache.k, &cache.v, &cache.mask, &cache.core, &dc)?;
-        let (mut dq, mut dk) = (g.dq, g.dk);
-        if let Some(opts) = self.cfg.rope_opts() {
-            dq = rope_backward(&dq, &opts)?;
-            dk = rope_backward(&dk, &opts)?;
-        }
+        let rope = self.cfg.rope_opts();
+        let dq = rope_maybe_backward(g.dq, &rope)?;
+        let dk = rope_maybe_backward(g.dk, &rope)?;
         let (dzq, dgq, dbq) =
             scale_offset_backward(&cache.z, &self.gamma_q.value, &dq, self.beta_q.is_some())?;
         let (dzk, dgk, dbk) =
@@ -372,24 +267,20 @@ impl Gau {
             sink.accept("beta_k", p, g)?;
         }
         let dz = add_forward(&dzq, &dzk)?;
-        let dg = concat_last(&[&du, &g.dv, &dz])?;
-        let dh = silu_backward(&cache.h, &dg)?;
-        let mut in_sink = Renamed {
-            inner: sink,
-            w: "w_in",
-            b: "b_in",
-        };
-        let dx = self.proj_in.backward(cache.lin_in, &dh, &mut in_sink)?;
+        let dx = silu_projection_backward(
+            &mut self.proj_in,
+            cache.proj_in,
+            &[&du, &g.dv, &dz],
+            ["w_in", "b_in"],
+            sink,
+        )?;
         Ok(dx.reshape(&cache.x_shape)?)
     }
 }
 
 impl Module for Gau {
     fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&p.join("w_in"), &self.proj_in.w);
-        if let Some(b) = &self.proj_in.b {
-            f(&p.join("b_in"), b);
-        }
+        visit_linear(&self.proj_in, ["w_in", "b_in"], p, f);
         f(&p.join("gamma_q"), &self.gamma_q);
         if let Some(b) = &self.beta_q {
             f(&p.join("beta_q"), b);
@@ -398,17 +289,11 @@ impl Module for Gau {
         if let Some(b) = &self.beta_k {
             f(&p.join("beta_k"), b);
         }
-        f(&p.join("w_o"), &self.proj_out.w);
-        if let Some(b) = &self.proj_out.b {
-            f(&p.join("b_o"), b);
-        }
+        visit_linear(&self.proj_out, ["w_o", "b_o"], p, f);
     }
 
     fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&p.join("w_in"), &mut self.proj_in.w);
-        if let Some(b) = &mut self.proj_in.b {
-            f(&p.join("b_in"), b);
-        }
+        visit_linear_mut(&mut self.proj_in, ["w_in", "b_in"], p, f);
         f(&p.join("gamma_q"), &mut self.gamma_q);
         if let Some(b) = &mut self.beta_q {
             f(&p.join("beta_q"), b);
@@ -417,10 +302,7 @@ impl Module for Gau {
         if let Some(b) = &mut self.beta_k {
             f(&p.join("beta_k"), b);
         }
-        f(&p.join("w_o"), &mut self.proj_out.w);
-        if let Some(b) = &mut self.proj_out.b {
-            f(&p.join("b_o"), b);
-        }
+        visit_linear_mut(&mut self.proj_out, ["w_o", "b_o"], p, f);
     }
 }
 

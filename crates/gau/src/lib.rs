@@ -10,6 +10,8 @@
 //! * [`AttentionCore`]: `C = Normalise(c·QKᵀ, mask)·V` with its backward, as a fused tiled
 //!   kernel that never stores the `n × n` matrix and as the materialising reference (§5, §6);
 //! * [`Gau`]: the layer of §2.1 with RoPE in both layouts (§2.2);
+//! * [`GauCross`]: its cross-attention form (§2.4b): queries and gate from the input, keys and
+//!   values from a memory sequence;
 //! * [`flash`]: FLASH's mixed chunk attention and layer (§3);
 //! * [`GauAlpha`]: the GAU-α model (§2.5) with an MLM head, checkpoints, and causal decoding
 //!   from a K/V cache ([`decode`], §2.4b);
@@ -36,18 +38,23 @@
 
 pub mod baseline;
 pub mod core;
+pub mod cross;
 pub mod decode;
 mod error;
 pub mod findings;
 pub mod flash;
+mod gated;
 pub mod layer;
 pub mod mask;
 pub mod model;
 pub mod norm;
 pub mod ops;
 pub mod rope_convert;
+#[cfg(test)]
+mod test_support;
 
 pub use crate::core::{AttentionCore, CoreCache, CoreGrads, CoreKind, Tiles};
+pub use cross::{GauCross, GauCrossCache, GauCrossConfig};
 pub use decode::{LayerKv, ModelKv};
 pub use error::{Error, Result};
 pub use flash::{Flash, FlashConfig, GlobalDenom, MixedChunkAttention};

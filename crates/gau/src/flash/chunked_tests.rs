@@ -2,9 +2,10 @@
 //! keys, unlike the layer, whose four share one `Z`).
 
 use super::MixedChunkAttention;
-use super::tests::{DENOMS, masks};
+use super::tests::DENOMS;
 use crate::core::{AttentionCore, CoreKind, Tiles};
 use crate::norm::Normalization;
+use crate::test_support::masks;
 use kernels::Tensor;
 use kernels::testing::{randn, rng};
 

@@ -17,17 +17,19 @@
 use super::chunked::{MixedChunkAttention, MixedChunkCache};
 use super::global::GlobalDenom;
 use crate::core::{AttentionCore, CoreKind};
+use crate::gated::{
+    GatedCache, SiluCache, check_input, gated_output, gated_output_backward, rope_maybe,
+    rope_maybe_backward, rope_opts, silu_projection, silu_projection_backward, truncated,
+    validate_rope, visit_linear, visit_linear_mut,
+};
 use crate::mask::Mask;
 use crate::norm::{Normalization, Relu2Denom, ScoreScale};
-use crate::ops::columns::{concat_last, split_last};
 use crate::ops::scale_offset::{scale_offset_backward, scale_offset_forward};
 use crate::{Error, Result};
 use kernels::ops::add::add_forward;
-use kernels::ops::mul::{mul_backward, mul_forward};
-use kernels::ops::rope::{RopeLayout, RopeOpts, rope_backward, rope_forward};
-use kernels::ops::silu::{silu_backward, silu_forward};
+use kernels::ops::rope::{RopeLayout, RopeOpts};
 use kernels::{DType, Tensor};
-use nn::{GradSink, Init, Linear, LinearCache, Module, Param, ParamRole, Prefix};
+use nn::{GradSink, Init, Linear, Module, Param, ParamRole, Prefix};
 
 /// Configuration of a [`Flash`] layer; [`FlashConfig::new`] gives the defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,15 +87,7 @@ impl FlashConfig {
                 "FLASH widths, chunk and max_len must be positive, got {self:?}"
             )));
         }
-        if self.rope.is_some() && !self.s.is_multiple_of(2) {
-            return Err(Error::OddRopeWidth { s: self.s });
-        }
-        if !(self.rope_base.is_finite() && self.rope_base > 0.0) {
-            return Err(Error::InvalidConfig(format!(
-                "rope_base must be finite and > 0, got {}",
-                self.rope_base
-            )));
-        }
+        validate_rope(self.rope, self.s, self.rope_base)?;
         self.local.validate()?;
         self.scale.resolve(self.s, &self.local)?;
         Ok(())
@@ -133,31 +127,15 @@ pub struct Flash {
 
 /// What [`Flash::forward`] keeps for the backward.
 pub struct FlashCache {
-    lin_in: LinearCache,
-    h: Tensor,
-    u: Tensor,
+    proj_in: SiluCache,
     v: Tensor,
     z: Tensor,
     /// Qq, Kq, Ql, Kl (rotated).
     qk: [Tensor; 4],
-    c: Tensor,
     att: MixedChunkCache,
-    lin_out: LinearCache,
+    out: GatedCache,
     mask: Mask,
     x_shape: Vec<usize>,
-}
-
-struct Renamed<'a> {
-    inner: &'a mut dyn GradSink,
-    w: &'static str,
-    b: &'static str,
-}
-
-impl GradSink for Renamed<'_> {
-    fn accept(&mut self, name: &str, param: &mut Param, grad: Tensor) -> nn::Result<()> {
-        let name = if name == "w" { self.w } else { self.b };
-        self.inner.accept(name, param, grad)
-    }
 }
 
 fn gamma_name(i: usize) -> String {
@@ -174,9 +152,7 @@ impl Flash {
     pub fn new(cfg: FlashConfig, dtype: DType, seed: u64) -> Result<Flash> {
         cfg.validate()?;
         let (d, e, s) = (cfg.d, cfg.e, cfg.s);
-        let init = |fan: usize| Init::TruncatedNormal {
-            std: 1.13684723 / (fan as f64).sqrt(),
-        };
+        let init = |fan: usize| truncated(1.0, fan);
         let proj_in = Linear::with_init(d, 2 * e + s, cfg.bias, init(d), dtype, seed)?;
         let proj_out = Linear::with_init(e, d, cfg.bias, init(e), dtype, seed ^ 0x9e37_79b9)?;
         let pair = || -> Result<OffsetScale> {
@@ -201,71 +177,20 @@ impl Flash {
     }
 
     fn rope_opts(&self) -> Option<RopeOpts> {
-        self.cfg.rope.map(|layout| RopeOpts {
-            base: self.cfg.rope_base,
-            layout,
-            offset: 0,
-        })
-    }
-
-    fn check_input(&self, x: &Tensor) -> Result<(usize, usize)> {
-        let (b, n, d) = match *x.shape() {
-            [n, d] => (1, n, d),
-            [b, n, d] => (b, n, d),
-            _ => {
-                return Err(kernels::Error::invalid_shape(
-                    "Flash::forward",
-                    x.shape(),
-                    "x must be [batch, n, d] or [n, d]",
-                )
-                .into());
-            }
-        };
-        if d != self.cfg.d {
-            return Err(Error::WidthMismatch {
-                what: "Flash input",
-                expected: self.cfg.d,
-                got: d,
-            });
-        }
-        if n > self.cfg.max_len {
-            return Err(Error::TooLong {
-                n,
-                max: self.cfg.max_len,
-            });
-        }
-        if b == 0 || n == 0 {
-            return Err(kernels::Error::invalid_shape(
-                "Flash::forward",
-                x.shape(),
-                "batch and length must be positive",
-            )
-            .into());
-        }
-        Ok((b, n))
+        rope_opts(self.cfg.rope, self.cfg.rope_base)
     }
 
     /// `O = FLASH(x)` for `x [b, n, d]` (or `[n, d]`) and the cache for the backward. Errors as
     /// [`crate::Gau::forward`].
     pub fn forward(&self, x: &Tensor, mask: &Mask) -> Result<(Tensor, FlashCache)> {
-        let (b, n) = self.check_input(x)?;
+        let (b, n) = check_input("Flash input", x, self.cfg.d, self.cfg.max_len)?;
         let x3 = x.try_clone()?.reshape(&[b, n, self.cfg.d])?;
-        let (h, lin_in) = self.proj_in.forward(&x3)?;
-        let g = silu_forward(&h)?;
-        let e = self.cfg.e;
-        let mut parts = split_last(&g, &[e, e, self.cfg.s])?.into_iter();
-        let (u, v, z) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
+        let (e, s) = (self.cfg.e, self.cfg.s);
+        let (proj_in, [u, v, z]) = silu_projection(&self.proj_in, &x3, [e, e, s])?;
         let rope = self.rope_opts();
         let project = |p: &OffsetScale| -> Result<Tensor> {
             let y = scale_offset_forward(&z, &p.gamma.value, p.beta.as_ref().map(|b| &b.value))?;
-            match &rope {
-                Some(o) => Ok(rope_forward(&y, o)?),
-                None => Ok(y),
-            }
+            rope_maybe(y, &rope)
         };
         let qk = [
             project(&self.pairs[0])?,
@@ -275,19 +200,14 @@ impl Flash {
         ];
         let att = self.cfg.attention()?;
         let (c, att_cache) = att.forward(&qk[0], &qk[1], &qk[2], &qk[3], &v, mask)?;
-        let p = mul_forward(&u, &c)?;
-        let (o, lin_out) = self.proj_out.forward(&p)?;
-        let o = o.reshape(x.shape())?;
+        let (o, out) = gated_output(&self.proj_out, u, c, x.shape())?;
         let cache = FlashCache {
-            lin_in,
-            h,
-            u,
+            proj_in,
             v,
             z,
             qk,
-            c,
             att: att_cache,
-            lin_out,
+            out,
             mask: mask.clone(),
             x_shape: x.shape().to_vec(),
         };
@@ -302,34 +222,20 @@ impl Flash {
         dy: &Tensor,
         sink: &mut dyn GradSink,
     ) -> Result<Tensor> {
-        if dy.shape() != cache.x_shape.as_slice() {
-            return Err(Error::ShapeMismatch {
-                what: "Flash::backward: dy",
-                expected: cache.x_shape.clone(),
-                got: dy.shape().to_vec(),
-            });
-        }
-        let u_shape = cache.u.shape().to_vec();
-        let dy3 = dy
-            .try_clone()?
-            .reshape(&[u_shape[0], u_shape[1], self.cfg.d])?;
-        let mut out_sink = Renamed {
-            inner: sink,
-            w: "w_o",
-            b: "b_o",
-        };
-        let dp = self.proj_out.backward(cache.lin_out, &dy3, &mut out_sink)?;
-        let (du, dc) = mul_backward(&cache.u, &cache.c, &dp)?;
+        let (du, dc) = gated_output_backward(
+            &mut self.proj_out,
+            cache.out,
+            dy,
+            "Flash::backward: dy",
+            sink,
+        )?;
         let att = self.cfg.attention()?;
         let [qq, kq, ql, kl] = &cache.qk;
         let g = att.backward(qq, kq, ql, kl, &cache.v, &cache.mask, &cache.att, &dc)?;
         let rope = self.rope_opts();
         let mut dz: Option<Tensor> = None;
         for (i, d) in [g.dqq, g.dkq, g.dql, g.dkl].into_iter().enumerate() {
-            let d = match &rope {
-                Some(o) => rope_backward(&d, o)?,
-                None => d,
-            };
+            let d = rope_maybe_backward(d, &rope)?;
             let pair = &mut self.pairs[i];
             let (dzi, dgamma, dbeta) =
                 scale_offset_backward(&cache.z, &pair.gamma.value, &d, pair.beta.is_some())?;
@@ -343,50 +249,37 @@ impl Flash {
             });
         }
         let dz = dz.expect("four pairs");
-        let dg = concat_last(&[&du, &g.dv, &dz])?;
-        let dh = silu_backward(&cache.h, &dg)?;
-        let mut in_sink = Renamed {
-            inner: sink,
-            w: "w_in",
-            b: "b_in",
-        };
-        let dx = self.proj_in.backward(cache.lin_in, &dh, &mut in_sink)?;
+        let dx = silu_projection_backward(
+            &mut self.proj_in,
+            cache.proj_in,
+            &[&du, &g.dv, &dz],
+            ["w_in", "b_in"],
+            sink,
+        )?;
         Ok(dx.reshape(&cache.x_shape)?)
     }
 }
 
 impl Module for Flash {
     fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&p.join("w_in"), &self.proj_in.w);
-        if let Some(b) = &self.proj_in.b {
-            f(&p.join("b_in"), b);
-        }
+        visit_linear(&self.proj_in, ["w_in", "b_in"], p, f);
         for (i, pair) in self.pairs.iter().enumerate() {
             f(&p.join(&gamma_name(i)), &pair.gamma);
             if let Some(b) = &pair.beta {
                 f(&p.join(&beta_name(i)), b);
             }
         }
-        f(&p.join("w_o"), &self.proj_out.w);
-        if let Some(b) = &self.proj_out.b {
-            f(&p.join("b_o"), b);
-        }
+        visit_linear(&self.proj_out, ["w_o", "b_o"], p, f);
     }
 
     fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&p.join("w_in"), &mut self.proj_in.w);
-        if let Some(b) = &mut self.proj_in.b {
-            f(&p.join("b_in"), b);
-        }
+        visit_linear_mut(&mut self.proj_in, ["w_in", "b_in"], p, f);
         for (i, pair) in self.pairs.iter_mut().enumerate() {
             f(&p.join(&gamma_name(i)), &mut pair.gamma);
             if let Some(b) = &mut pair.beta {
                 f(&p.join(&beta_name(i)), b);
             }
         }
-        f(&p.join("w_o"), &mut self.proj_out.w);
-        if let Some(b) = &mut self.proj_out.b {
-            f(&p.join("b_o"), b);
-        }
+        visit_linear_mut(&mut self.proj_out, ["w_o", "b_o"], p, f);
     }
 }

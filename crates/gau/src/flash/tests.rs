@@ -4,44 +4,20 @@
 
 use super::*;
 use crate::core::{AttentionCore, CoreKind, Tiles, tests::check_opts};
-use crate::mask::{KeyPadding, Mask};
+use crate::mask::Mask;
 use crate::norm::Normalization;
+use crate::test_support::{LayerCheck, Spread, masks, max_abs_diff as diff, randomise};
 use crate::{Error, RopeLayout};
 use kernels::testing::{randn, rng};
 use kernels::{DType, Tensor};
-use nn::gradcheck::{Checkable, gradcheck, randn_f64};
-use nn::{GradSink, Module, Param, ParamRole, Prefix};
+use nn::gradcheck::{gradcheck, randn_f64};
+use nn::{Module, Prefix};
 
 pub(super) const DENOMS: [GlobalDenom; 3] = [
     GlobalDenom::SeqLen,
     GlobalDenom::ChunkSize,
     GlobalDenom::PrefixTokens,
 ];
-
-pub(super) fn masks(b: usize, n: usize) -> Vec<Mask> {
-    let mut key_mask = vec![true; b * n];
-    key_mask[n + 1] = false;
-    key_mask[n + 4] = false;
-    let mut out = Vec::new();
-    for causal in [false, true] {
-        let base = Mask {
-            causal,
-            keys: KeyPadding::None,
-        };
-        out.push(base.clone());
-        out.push(base.clone().with_lengths(&[n - 2, n]));
-        out.push(base.with_key_mask(key_mask.clone()));
-    }
-    out
-}
-
-fn diff(a: &Tensor, b: &Tensor) -> f64 {
-    let (a, b) = (a.to_vec::<f64>().unwrap(), b.to_vec::<f64>().unwrap());
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(&b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-}
 
 #[test]
 fn chunked_equals_dense_form() {
@@ -118,54 +94,16 @@ fn causal_global_denominators_differ_and_prefix_term_vanishes_in_chunk_zero() {
     assert_eq!(a[..4], c[..4]);
 }
 
-struct FlashCheck {
-    layer: Flash,
-    mask: Mask,
-}
-
-impl Module for FlashCheck {
-    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        self.layer.visit(p, f)
-    }
-    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        self.layer.visit_mut(p, f)
-    }
-}
-
-impl Checkable for FlashCheck {
-    type Input = Tensor;
-    fn check_forward(&self, x: &Tensor) -> nn::Result<Tensor> {
-        Ok(self.layer.forward(x, &self.mask)?.0)
-    }
-    fn check_backward(
-        &mut self,
-        x: &Tensor,
-        dy: &Tensor,
-        sink: &mut dyn GradSink,
-    ) -> nn::Result<Option<Tensor>> {
-        let (_, cache) = self.layer.forward(x, &self.mask)?;
-        Ok(Some(self.layer.backward(cache, dy, sink)?))
-    }
-}
-
 /// A layer whose every parameter is random: matrices N(0, 0.7²), gains γ = 1 + N(0, 0.5²)
 /// (so the local scores γ_q γ_k z² are O(1) and no gradient is tiny), biases N(0, 0.5²).
 fn random_layer(cfg: FlashConfig, seed: u64) -> Flash {
     let mut g = Flash::new(cfg, DType::F64, seed).unwrap();
-    let mut k = 0;
-    g.visit_mut(&Prefix::root(), &mut |_, p| {
-        k += 1;
-        let (scale, shift) = match p.role {
-            ParamRole::Matrix => (0.7, 0.0),
-            ParamRole::Gain => (0.5, 1.0),
-            _ => (0.5, 0.0),
-        };
-        let v: Vec<f64> = randn(&mut rng(seed * 100 + k), p.numel())
-            .into_iter()
-            .map(|x| shift + x * scale)
-            .collect();
-        p.value = Tensor::from_vec(v, p.value.shape()).unwrap();
-    });
+    let spread = Spread {
+        matrix: 0.7,
+        other: 0.5,
+        gain_shift: 1.0,
+    };
+    randomise(&mut g, seed, spread);
     g
 }
 
@@ -208,7 +146,7 @@ fn gradcheck_flash_layer() {
                 },
                 ..tiny(norm, global)
             };
-            let mut m = FlashCheck {
+            let mut m = LayerCheck {
                 layer: random_layer(cfg, 7 + i as u64),
                 mask: mask.clone(),
             };
