@@ -1,0 +1,244 @@
+//! The two language models of the demo, one wrapper around each:
+//!
+//! * [`GauAlpha`] from the crate: `2L` post-norm GAU layers (§2.5), dropout off;
+//! * [`MhaLm`], the same frame around `L` [`MhaFfn`] blocks: the token table, the parameter-free
+//!   RMSNorm after it, the blocks (each post-norm inside), the tied head `logits = x E_tokᵀ`.
+//!
+//! Both use the same token-table initialisation; only the blocks differ.
+
+use gau::baseline::{MhaFfn, MhaFfnCache};
+use gau::{GauAlpha, GauAlphaCache, GauAlphaConfig, Mask, Train};
+use kernels::ops::add::add_assign;
+use kernels::ops::embedding::{embedding_backward, embedding_forward};
+use kernels::ops::matmul::{matmul, matmul_backward};
+use kernels::{DType, Tensor};
+use nn::{Embedding, GradSink, Init, Module, Param, Prefix, RmsNorm, RmsNormCache, Scoped};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Widths shared by both models.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub vocab: usize,
+    /// Model width `d`.
+    pub d: usize,
+    /// GAU expansion `e`.
+    pub e: usize,
+    /// GAU query/key width `s`.
+    pub s: usize,
+    /// Attention + FFN blocks `L`; the GAU model has `2L` layers.
+    pub blocks: usize,
+    /// Heads of the baseline's attention.
+    pub heads: usize,
+    pub max_len: usize,
+}
+
+impl Sizes {
+    /// Parameters of one GAU layer: `W_in d×(2e+s)`, `W_o e×d`, `γ_q`, `γ_k`.
+    pub fn gau_layer_params(&self) -> usize {
+        self.d * (2 * self.e + self.s) + self.e * self.d + 2 * self.s
+    }
+
+    /// The baseline's FFN width `f` that makes one block (`4d² + 2df`) hold as many parameters
+    /// as two GAU layers (rounded to the nearest integer).
+    pub fn ffn_width(&self) -> usize {
+        let target = 2 * self.gau_layer_params() as i64 - 4 * (self.d * self.d) as i64;
+        ((target as f64 / (2 * self.d) as f64).round() as i64).max(1) as usize
+    }
+
+    pub fn gau_config(&self, norm: gau::Normalization) -> GauAlphaConfig {
+        GauAlphaConfig {
+            vocab: self.vocab,
+            segments: 1,
+            d: self.d,
+            e: self.e,
+            s: self.s,
+            layers: 2 * self.blocks,
+            norm,
+            max_len: self.max_len,
+            dropout: 0.0,
+            eps: 1e-12,
+        }
+    }
+}
+
+/// `L` attention + FFN blocks between a token table and its tied head.
+pub struct MhaLm {
+    vocab: usize,
+    d: usize,
+    token: Embedding,
+    blocks: Vec<MhaFfn>,
+    norm: RmsNorm,
+}
+
+pub struct MhaLmCache {
+    ids: Vec<u32>,
+    embed_norm: RmsNormCache,
+    blocks: Vec<MhaFfnCache>,
+    head_in: Tensor,
+    shape: [usize; 2],
+}
+
+impl MhaLm {
+    /// The token table is drawn exactly as [`GauAlpha`]'s (truncated normal, std
+    /// `(2L)^(−1/3)/√rows` for 10 … 10000 rows), so the two models start from the same table.
+    pub fn new(sz: &Sizes, seed: u64) -> Result<MhaLm> {
+        let gain = ((2 * sz.blocks) as f64).powf(-1.0 / 3.0);
+        let fan = if (10..=10000).contains(&sz.vocab) {
+            sz.vocab
+        } else {
+            sz.d
+        };
+        let init = Init::TruncatedNormal {
+            std: 1.13684723 * gain / (fan as f64).sqrt(),
+        };
+        let token = Embedding::with_init(
+            sz.vocab,
+            sz.d,
+            init,
+            DType::F32,
+            nn::init::sub_seed(seed, "embed.token"),
+        )?;
+        let blocks = (0..sz.blocks)
+            .map(|k| {
+                MhaFfn::new(
+                    sz.d,
+                    sz.heads,
+                    sz.ffn_width(),
+                    DType::F32,
+                    nn::init::sub_seed(seed, &format!("blocks.{k}")),
+                )
+            })
+            .collect::<gau::Result<Vec<_>>>()?;
+        Ok(MhaLm {
+            vocab: sz.vocab,
+            d: sz.d,
+            token,
+            blocks,
+            norm: RmsNorm::without_gain(sz.d, 1e-12)?,
+        })
+    }
+
+    fn forward(&self, ids: &[u32], shape: [usize; 2], mask: &Mask) -> Result<(Tensor, MhaLmCache)> {
+        let [b, n] = shape;
+        let e = embedding_forward(&self.token.table.value, ids)?.reshape(&[b, n, self.d])?;
+        let (mut x, embed_norm) = self.norm.forward(&e)?;
+        let mut caches = Vec::with_capacity(self.blocks.len());
+        for blk in &self.blocks {
+            let (y, c) = blk.forward(&x, mask)?;
+            caches.push(c);
+            x = y;
+        }
+        let h = x.reshape(&[b * n, self.d])?;
+        let logits =
+            matmul(&h, &self.token.table.value, false, true)?.reshape(&[b, n, self.vocab])?;
+        let cache = MhaLmCache {
+            ids: ids.to_vec(),
+            embed_norm,
+            blocks: caches,
+            head_in: h,
+            shape,
+        };
+        Ok((logits, cache))
+    }
+
+    /// Backward from `dlogits [b, n, vocab]`; the tied table's gradient (head + lookup) is
+    /// handed to `sink` once.
+    fn backward(&mut self, c: MhaLmCache, dlogits: &Tensor, sink: &mut dyn GradSink) -> Result<()> {
+        let [b, n] = c.shape;
+        let dl = dlogits.try_clone()?.reshape(&[b * n, self.vocab])?;
+        let (dh, mut dtok) =
+            matmul_backward(&c.head_in, &self.token.table.value, &dl, false, true)?;
+        let mut dx = dh.reshape(&[b, n, self.d])?;
+        for (k, bc) in c.blocks.into_iter().enumerate().rev() {
+            let mut scoped = Scoped::new(sink, Prefix::root().child("blocks").child(k));
+            dx = self.blocks[k].backward(bc, &dx, &mut scoped)?;
+        }
+        let de = self.norm.backward(c.embed_norm, &dx, &mut nn::Accumulate)?;
+        let de = de.reshape(&[b * n, self.d])?;
+        add_assign(&mut dtok, &embedding_backward(&de, &c.ids, self.vocab)?)?;
+        sink.accept("embed.token", &mut self.token.table, dtok)?;
+        Ok(())
+    }
+}
+
+impl Module for MhaLm {
+    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
+        f(&p.join("embed.token"), &self.token.table);
+        for (k, blk) in self.blocks.iter().enumerate() {
+            blk.visit(&p.child("blocks").child(k), f);
+        }
+    }
+
+    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
+        f(&p.join("embed.token"), &mut self.token.table);
+        for (k, blk) in self.blocks.iter_mut().enumerate() {
+            blk.visit_mut(&p.child("blocks").child(k), f);
+        }
+    }
+}
+
+/// Either model, behind one forward/backward.
+pub enum Model {
+    Gau(GauAlpha),
+    Mha(MhaLm),
+}
+
+pub enum Cache {
+    Gau(GauAlphaCache),
+    Mha(MhaLmCache),
+}
+
+impl Model {
+    /// Logits `[b, n, vocab]` under a causal mask, no dropout.
+    pub fn forward(&self, ids: &[u32], shape: [usize; 2]) -> Result<(Tensor, Cache)> {
+        let mask = Mask::causal();
+        Ok(match self {
+            Model::Gau(m) => {
+                let segments = vec![0u32; ids.len()];
+                let (l, c) = m.forward(ids, &segments, shape, &mask, Train::Eval)?;
+                (l, Cache::Gau(c))
+            }
+            Model::Mha(m) => {
+                let (l, c) = m.forward(ids, shape, &mask)?;
+                (l, Cache::Mha(c))
+            }
+        })
+    }
+
+    pub fn backward(&mut self, c: Cache, dlogits: &Tensor, sink: &mut dyn GradSink) -> Result<()> {
+        match (self, c) {
+            (Model::Gau(m), Cache::Gau(c)) => m.backward(c, dlogits, sink)?,
+            (Model::Mha(m), Cache::Mha(c)) => m.backward(c, dlogits, sink)?,
+            _ => return Err("a cache from the other model".into()),
+        }
+        Ok(())
+    }
+
+    /// Parameters outside the token and segment tables.
+    pub fn block_params(&self) -> usize {
+        let mut n = 0;
+        self.visit(&Prefix::root(), &mut |name, p| {
+            if !name.starts_with("embed.") {
+                n += p.numel();
+            }
+        });
+        n
+    }
+}
+
+impl Module for Model {
+    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
+        match self {
+            Model::Gau(m) => m.visit(p, f),
+            Model::Mha(m) => m.visit(p, f),
+        }
+    }
+
+    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
+        match self {
+            Model::Gau(m) => m.visit_mut(p, f),
+            Model::Mha(m) => m.visit_mut(p, f),
+        }
+    }
+}
