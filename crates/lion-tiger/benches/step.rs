@@ -4,101 +4,23 @@
 //! Traffic counted by hand: Lion/Tiger read θ, g, m and write θ, m = 20 B/param; AdamW adds v
 //! = 28 B/param. `ceiling` is a trivial kernel with exactly that traffic (`θ += g; m += g`
 //! [`v += g`]) over the same tensors. Ids: `lion/cpu/n10M`, `lion/ceiling/n10M`, ….
-//! Tiger `cpu` runs the default non-finite guard (one extra read of g, 24 B/param actually
-//! moved); `cpu_flag` is Tiger with the guard flag supplied from outside (guard off here), the
-//! 20 B/param kernel.
+//! Tiger has two rows, both counted at 20 B/param against the same ceiling:
+//! - `tiger/cpu/…`: [`Optimizer::step_with_flags`], the guard's verdicts supplied by the caller
+//!   (from where g is produced, or a global-norm pass it runs anyway): the one fused pass;
+//! - `tiger/cpu_selfcheck/…`: plain [`Optimizer::step`], which tests every gradient for
+//!   NaN/Inf itself (the default); gradients larger than the 8 MiB guard window are read
+//!   twice, so up to 24 B/param actually move.
+//!
+//! Both run the default non-finite guard, and give bit-identical parameters.
 
+mod common;
+
+use common::{model, sizes};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use kernels::Tensor;
 use lion_tiger::cpu::{same_traffic_ceiling, same_traffic_ceiling4};
 use lion_tiger::*;
-use nn::{Module, Param, ParamRole, Prefix};
+use nn::Module;
 use std::time::Duration;
-
-struct Bag(Vec<(String, Param)>);
-
-impl Module for Bag {
-    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        for (n, x) in &self.0 {
-            f(&p.join(n), x);
-        }
-    }
-    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        for (n, x) in &mut self.0 {
-            f(&p.join(n), x);
-        }
-    }
-}
-
-/// A parameter list: (name, shape, role).
-pub type Shapes = Vec<(String, Vec<usize>, ParamRole)>;
-
-/// BERT-base's parameter list with hidden size h, `layers` blocks and vocabulary `vocab`.
-pub fn bert_shapes(h: usize, layers: usize, vocab: usize) -> Shapes {
-    let mut s = vec![
-        ("emb.word".to_string(), vec![vocab, h], ParamRole::Embedding),
-        ("emb.pos".into(), vec![512, h], ParamRole::Embedding),
-        ("emb.type".into(), vec![2, h], ParamRole::Embedding),
-        ("emb.ln.g".into(), vec![h], ParamRole::Gain),
-        ("emb.ln.b".into(), vec![h], ParamRole::Bias),
-    ];
-    for l in 0..layers {
-        for (n, shape, role) in [
-            ("q.w", vec![h, h], ParamRole::Matrix),
-            ("q.b", vec![h], ParamRole::Bias),
-            ("k.w", vec![h, h], ParamRole::Matrix),
-            ("k.b", vec![h], ParamRole::Bias),
-            ("v.w", vec![h, h], ParamRole::Matrix),
-            ("v.b", vec![h], ParamRole::Bias),
-            ("o.w", vec![h, h], ParamRole::Matrix),
-            ("o.b", vec![h], ParamRole::Bias),
-            ("ln1.g", vec![h], ParamRole::Gain),
-            ("ln1.b", vec![h], ParamRole::Bias),
-            ("ff1.w", vec![h, 4 * h], ParamRole::Matrix),
-            ("ff1.b", vec![4 * h], ParamRole::Bias),
-            ("ff2.w", vec![4 * h, h], ParamRole::Matrix),
-            ("ff2.b", vec![h], ParamRole::Bias),
-            ("ln2.g", vec![h], ParamRole::Gain),
-            ("ln2.b", vec![h], ParamRole::Bias),
-        ] {
-            s.push((format!("layer.{l}.{n}"), shape, role));
-        }
-    }
-    s.push(("pool.w".into(), vec![h, h], ParamRole::Matrix));
-    s.push(("pool.b".into(), vec![h], ParamRole::Bias));
-    s
-}
-
-/// (label, shapes): ≈1 M, 10 M, 100 M parameters (100 M ≈ BERT-base at vocab 21 k).
-pub fn sizes() -> Vec<(&'static str, Shapes)> {
-    let mut v = vec![
-        ("n1M", bert_shapes(128, 4, 4096)),
-        ("n10M", bert_shapes(256, 8, 16384)),
-    ];
-    // 100 M parameters only in full runs (not under `cargo xtask bench --quick`).
-    if std::env::var("LION_BENCH_SMALL").is_err() && std::env::var("FRUGAL_BENCH_QUICK").is_err() {
-        v.push(("n100M", bert_shapes(768, 12, 21000)));
-    }
-    v
-}
-
-fn model(shapes: &[(String, Vec<usize>, ParamRole)]) -> Bag {
-    Bag(shapes
-        .iter()
-        .map(|(n, s, r)| {
-            let k: usize = s.iter().product();
-            let v: Vec<f32> = (0..k)
-                .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-4)
-                .collect();
-            let g: Vec<f32> = (0..k)
-                .map(|i| ((i * 104729 % 997) as f32 - 498.0) * 1e-3)
-                .collect();
-            let mut p = Param::new(Tensor::from_vec(v, s).unwrap(), *r);
-            p.grad = Some(Tensor::from_vec(g, s).unwrap());
-            (n.clone(), p)
-        })
-        .collect())
-}
 
 fn bench(c: &mut Criterion) {
     for (label, shapes) in sizes() {
@@ -118,11 +40,8 @@ fn bench(c: &mut Criterion) {
             ("tiger", "cpu", Algorithm::Tiger(TigerConfig::default()), 20),
             (
                 "tiger",
-                "cpu_flag",
-                Algorithm::Tiger(TigerConfig {
-                    guard: Guard::Off,
-                    ..Default::default()
-                }),
+                "cpu_selfcheck",
+                Algorithm::Tiger(TigerConfig::default()),
                 20,
             ),
             ("adamw", "cpu", Algorithm::AdamW(AdamWConfig::default()), 28),
@@ -134,9 +53,17 @@ fn bench(c: &mut Criterion) {
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(3));
             g.throughput(Throughput::BytesDecimal(bytes * n));
-            g.bench_function(BenchmarkId::new(func, label), |b| {
-                b.iter(|| opt.step(&mut m).unwrap())
-            });
+            if group == "tiger" && func == "cpu" {
+                // Verdicts from outside: all gradients here are finite.
+                let clean = vec![false; opt.param_names().len()];
+                g.bench_function(BenchmarkId::new(func, label), |b| {
+                    b.iter(|| opt.step_with_flags(&mut m, &clean).unwrap())
+                });
+            } else {
+                g.bench_function(BenchmarkId::new(func, label), |b| {
+                    b.iter(|| opt.step(&mut m).unwrap())
+                });
+            }
             if func == "cpu" {
                 // The ceiling over the same tensors (momentum buffers of the same sizes).
                 let mut ms: Vec<Vec<f32>> = shapes

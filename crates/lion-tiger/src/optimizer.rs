@@ -71,8 +71,13 @@ pub(crate) struct Slot {
     pub updates: u64,
     /// Tiger guard events.
     pub guard_events: u64,
-    /// Tiger: Σθ² of the current θ, left by the last fused update (None: recompute).
-    pub sum_sq: Option<f64>,
+    /// Tiger: Σθ² of the current θ, left by the last fused update, with the stamp of that θ
+    /// (None, or a stamp θ no longer carries: recompute).
+    pub sum_sq: Option<crate::cpu::CachedSumSq>,
+    /// Tiger embeddings: Σθ² per row of the current θ (8 B/row), valid while θ carries
+    /// `row_stamp`.
+    pub row_sum_sq: Vec<f64>,
+    pub row_stamp: Option<crate::cpu::ThetaStamp>,
     /// Tiger non-reference mode: whether this group's β decay was applied.
     pub decayed: bool,
     /// Tiger lazy embedding rows touched in the current group.
@@ -200,9 +205,14 @@ impl Optimizer {
         })
     }
 
-    /// Forgets the cached Σθ² (call after changing parameter values outside the optimizer).
+    /// Forgets the cached Σθ² (Tiger's RMS(θ) for the next step). Replacing, reloading,
+    /// re-initialising or rescaling a parameter is detected without this call (see
+    /// [`crate::cpu::ThetaStamp`]); call it after a sparse in-place edit of parameter values.
     pub fn invalidate_rms_cache(&mut self) {
-        self.slots.iter_mut().for_each(|s| s.sum_sq = None);
+        self.slots.iter_mut().for_each(|s| {
+            s.sum_sq = None;
+            s.row_stamp = None;
+        });
     }
 
     /// Bytes of optimizer state held now (momentum, second moment, accumulation buffers).
@@ -217,6 +227,7 @@ impl Optimizer {
                 }) + s.v.as_ref().map_or(0, t)
                     + s.acc.as_ref().map_or(0, t)
                     + s.touched.len()
+                    + s.row_sum_sq.len() * 8
             })
             .sum()
     }
@@ -234,6 +245,14 @@ impl Optimizer {
     /// One micro-step for every parameter of `model`, reading `param.grad`. Every name, shape,
     /// dtype and device is checked first; on error nothing is updated.
     pub fn step(&mut self, model: &mut dyn Module) -> Result<()> {
+        self.step_inner(model, None)
+    }
+
+    pub(crate) fn step_inner(
+        &mut self,
+        model: &mut dyn Module,
+        verdicts: Option<&[bool]>,
+    ) -> Result<()> {
         let mut ptrs: Vec<(String, *mut Param)> = Vec::new();
         model.visit_mut(&Prefix::root(), &mut |n, p| {
             ptrs.push((n.to_string(), p as *mut Param))
@@ -272,17 +291,21 @@ impl Optimizer {
             })?;
             work[i] = Some((&mut p.value, g));
         }
-        self.checked_micro_step(work)
+        self.checked_micro_step(work, verdicts)
     }
 
-    fn checked_micro_step(&mut self, work: Vec<Option<(&mut Tensor, &Tensor)>>) -> Result<()> {
+    pub(crate) fn checked_micro_step(
+        &mut self,
+        work: Vec<Option<(&mut Tensor, &Tensor)>>,
+        verdicts: Option<&[bool]>,
+    ) -> Result<()> {
         for (s, w) in self.slots.iter().zip(&work) {
             if let Some((th, g)) = w {
                 check_tensor(s, th, "Optimizer::step")?;
                 th.expect_like("Optimizer::step (gradient)", g)?;
             }
         }
-        crate::step::micro_step(&self.algo, &mut self.slots, work)
+        crate::step::micro_step(&self.algo, &mut self.slots, work, verdicts)
     }
 }
 
@@ -348,6 +371,8 @@ fn new_slot(
         updates: 0,
         guard_events: 0,
         sum_sq: None,
+        row_sum_sq: Vec::new(),
+        row_stamp: None,
         decayed: false,
         touched: Vec::new(),
     })
@@ -363,7 +388,7 @@ impl GradSink for Optimizer {
         let mut work: Vec<Option<(&mut Tensor, &Tensor)>> =
             (0..self.slots.len()).map(|_| None).collect();
         work[i] = Some((&mut param.value, &grad));
-        self.checked_micro_step(work)?;
+        self.checked_micro_step(work, None)?;
         Ok(())
     }
 }

@@ -1,8 +1,11 @@
 //! Optimizer state in the model's safetensors checkpoint (through `nn::checkpoint`): the model's
 //! parameters under their names, each tensor's momentum under `optim.<name>.m` (and `.v`,
 //! `.acc`, `.touched` where present), and the counters (micro-step, updates, guard events,
-//! the group's decay flag, the cached Σθ² as exact bits) in the metadata. Resuming continues
-//! bit-exactly. Loading checks everything first and changes nothing on error.
+//! the group's decay flag) in the metadata. Resuming continues bit-exactly. Loading checks
+//! everything first and changes nothing on error. Tiger's cached Σθ² is not stored: a load
+//! drops it, and the next step recomputes it from the loaded θ (the same value the cache would
+//! hold, bit for bit, so resuming stays exact). Files that carry it as a fifth counter (older
+//! versions) load; the field is ignored.
 
 use crate::optimizer::{Moment, Optimizer, Slot};
 use crate::{Error, Result};
@@ -16,12 +19,9 @@ const ALGO: &str = "optim.algorithm";
 const ACCUM: &str = "optim.grad_accum_steps";
 
 fn counters(s: &Slot) -> String {
-    let ss = s
-        .sum_sq
-        .map_or("none".to_string(), |v| v.to_bits().to_string());
     format!(
-        "{},{},{},{},{}",
-        s.t, s.updates, s.guard_events, s.decayed as u8, ss
+        "{},{},{},{}",
+        s.t, s.updates, s.guard_events, s.decayed as u8
     )
 }
 
@@ -74,7 +74,6 @@ struct Restored {
     updates: u64,
     guard_events: u64,
     decayed: bool,
-    sum_sq: Option<f64>,
 }
 
 /// Restores `model` and `opt` from a checkpoint written by [`save_checkpoint`]. A file from
@@ -159,10 +158,6 @@ pub fn load_checkpoint(
                 .and_then(|x| x.parse::<u64>().ok())
                 .ok_or_else(|| fail(format!("{p}.counters {c:?} unreadable")))
         };
-        let sum_sq = match f.get(4) {
-            Some(&"none") => None,
-            _ => Some(f64::from_bits(num(4)?)),
-        };
         restored.push(Restored {
             m,
             v,
@@ -172,7 +167,6 @@ pub fn load_checkpoint(
             updates: num(1)?,
             guard_events: num(2)?,
             decayed: num(3)? != 0,
-            sum_sq,
         });
     }
     let extra: Vec<&str> = ck
@@ -203,7 +197,8 @@ pub fn load_checkpoint(
         s.updates = r.updates;
         s.guard_events = r.guard_events;
         s.decayed = r.decayed;
-        s.sum_sq = r.sum_sq;
+        s.sum_sq = None;
+        s.row_stamp = None;
     }
     Ok(())
 }

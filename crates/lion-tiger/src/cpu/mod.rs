@@ -6,9 +6,10 @@
 
 pub mod adamw;
 pub mod lion;
+mod simd;
 pub mod tiger;
 
-use kernels::Float;
+use kernels::{DType, Float};
 use rayon::prelude::*;
 
 /// Elements per rayon task (64 KiB of f32: each of θ, g, m stays in L2 while a chunk is worked).
@@ -40,7 +41,8 @@ pub(crate) fn with_simd<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Σ x² in f64 with 8 independent lanes (vectorises; fixed order, so deterministic).
+/// Σ x² in f64 with 8 independent lanes (lane j takes elements j, j + 8, …; the tail goes to
+/// lanes 0, 1, …), folded in a fixed order, so deterministic.
 #[inline(always)]
 pub(crate) fn sum_sq<F: Float>(x: &[F]) -> f64 {
     let mut acc = [0.0f64; 8];
@@ -58,9 +60,38 @@ pub(crate) fn sum_sq<F: Float>(x: &[F]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
-/// [`sum_sq`] compiled for AVX2 when the CPU has it. A direct `#[target_feature]` function:
-/// `with_simd(|| sum_sq(x))` leaves the closure out of line (objdump: SSE2 only). Same lanes,
-/// same order, no FMA, so the value is bit-identical to [`sum_sq`].
+/// `x` as `&[f32]` when `F` is f32.
+#[inline(always)]
+pub(crate) fn as_f32<F: Float>(x: &[F]) -> Option<&[f32]> {
+    // SAFETY: F is f32 (checked), so the slice is a slice of f32.
+    (F::DTYPE == DType::F32)
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) })
+}
+
+/// `x` as `&mut [f32]` when `F` is f32.
+#[inline(always)]
+pub(crate) fn as_f32_mut<F: Float>(x: &mut [F]) -> Option<&mut [f32]> {
+    // SAFETY: F is f32 (checked), so the slice is a slice of f32.
+    (F::DTYPE == DType::F32)
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut f32, x.len()) })
+}
+
+/// Whether the hand-written AVX2 loops ([`simd`]) can run (detected at run time).
+#[inline(always)]
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`sum_sq`] at the best SIMD level: hand-written AVX2 for f32 (LLVM widens f32 → f64 two
+/// lanes at a time), the AVX2-compiled generic loop for f64. Same lanes, same order, no FMA,
+/// so the value is bit-identical to [`sum_sq`].
 #[inline(always)]
 pub(crate) fn sum_sq_simd<F: Float>(x: &[F]) -> f64 {
     #[cfg(target_arch = "x86_64")]
@@ -69,7 +100,11 @@ pub(crate) fn sum_sq_simd<F: Float>(x: &[F]) -> f64 {
         fn avx2<F: Float>(x: &[F]) -> f64 {
             sum_sq(x)
         }
-        if std::is_x86_feature_detected!("avx2") {
+        if has_avx2() {
+            if let Some(x) = as_f32(x) {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { simd::sum_sq_f32(x) };
+            }
             // SAFETY: the CPU supports AVX2 (checked just above).
             return unsafe { avx2(x) };
         }
@@ -82,6 +117,86 @@ pub(crate) fn sum_sq_simd<F: Float>(x: &[F]) -> f64 {
 pub fn tensor_sum_sq<F: Float>(x: &[F]) -> f64 {
     let parts: Vec<f64> = x.par_chunks(CHUNK).map(sum_sq_simd).collect();
     parts.iter().sum()
+}
+
+/// What a cached Σθ² was computed from: the buffer's address and length, and the bits of a
+/// few sampled elements (first, one third, two thirds, last). A cached Σθ² is used only while
+/// the tensor still carries the same stamp, so replacing a parameter's tensor, loading
+/// weights into it, re-initialising or rescaling it all force a fresh Σθ² (one read of θ).
+/// A sparse in-place edit that misses the samples is not detected: call
+/// `Optimizer::invalidate_rms_cache` after one. CUDA tensors are stamped by address only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThetaStamp {
+    addr: usize,
+    len: usize,
+    samples: [u64; 4],
+}
+
+impl ThetaStamp {
+    /// The stamp of a host tensor (four random reads).
+    pub fn of<F: Float>(x: &[F]) -> ThetaStamp {
+        let n = x.len();
+        let at = |i: usize| x.get(i).map_or(0, |v| Float::to_f64(*v).to_bits());
+        ThetaStamp {
+            addr: x.as_ptr() as usize,
+            len: n,
+            samples: [at(0), at(n / 3), at(2 * n / 3), at(n.saturating_sub(1))],
+        }
+    }
+
+    /// The stamp of a device buffer: address and length only.
+    pub fn device(addr: u64, len: usize) -> ThetaStamp {
+        ThetaStamp {
+            addr: addr as usize,
+            len,
+            samples: [0; 4],
+        }
+    }
+}
+
+/// Σθ² of a tensor's current θ and the [`ThetaStamp`] of the θ it was computed from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CachedSumSq {
+    pub value: f64,
+    pub stamp: ThetaStamp,
+}
+
+/// The cached Σθ² when `stamp` still matches, else a fresh [`tensor_sum_sq`]-style value from
+/// `fresh`.
+pub(crate) fn cached_or(
+    c: Option<CachedSumSq>,
+    stamp: ThetaStamp,
+    fresh: impl FnOnce() -> f64,
+) -> f64 {
+    match c {
+        Some(c) if c.stamp == stamp => c.value,
+        _ => fresh(),
+    }
+}
+
+/// Per gradient tensor: Σg² (f64, fixed chunk order) and whether it holds a NaN / any
+/// non-finite value, from one parallel read of every gradient.
+pub fn grad_stats<F: Float>(gs: &[&[F]]) -> Vec<(f64, bool, bool)> {
+    let pieces: Vec<(usize, &[F])> = gs
+        .iter()
+        .enumerate()
+        .flat_map(|(id, g)| g.chunks(CHUNK).map(move |c| (id, c)))
+        .collect();
+    let parts: Vec<(usize, f64, bool, bool)> = pieces
+        .into_par_iter()
+        .map(|(id, c)| {
+            let nan = with_simd(|| chunk_has_bad(c, BadValues::Nan));
+            let bad = with_simd(|| chunk_has_bad(c, BadValues::NonFinite));
+            (id, sum_sq_simd(c), nan, bad)
+        })
+        .collect();
+    let mut out = vec![(0.0, false, false); gs.len()];
+    for (id, ss, nan, bad) in parts {
+        out[id].0 += ss;
+        out[id].1 |= nan;
+        out[id].2 |= bad;
+    }
+    out
 }
 
 /// Which values count as bad for a guard test.

@@ -52,6 +52,10 @@ pub struct RowJob<'a, F> {
     pub d: usize,
     pub s: RowScalars,
     pub touched: Option<&'a mut [bool]>,
+    /// Per-row Σθ² cache (empty: none): read for the old row's RMS when `row_ss_valid`, and
+    /// after an update micro-step holding Σθ² of every new row (summed in the update loop).
+    pub row_ss: &'a mut [f64],
+    pub row_ss_valid: bool,
 }
 
 /// A tensor of a fused Tiger launch.
@@ -67,30 +71,61 @@ fn fold<F: Float>(m: &mut [F], g: &[F], b1: F, inc: F) {
     }
 }
 
+/// The fold and update of one chunk, `m = b1·m + inc·g; θ = d·θ − η·sign(m)`, returning Σθ² of
+/// the new θ in the eight f64 lanes of
+/// [`super::sum_sq`] (so the value is bit-identical to `sum_sq` of the new θ). Portable version
+/// of [`super::simd::fold_update_sum_sq_f32`].
 #[inline(always)]
-fn fold_update<F: Float>(th: &mut [F], m: &mut [F], g: &[F], s: TigerScalars<F>) {
-    for ((t, m), &g) in th.iter_mut().zip(m.iter_mut()).zip(g) {
+pub(crate) fn fold_update_sum_sq<F: Float>(
+    th: &mut [F],
+    m: &mut [F],
+    g: &[F],
+    s: TigerScalars<F>,
+) -> f64 {
+    let mut acc = [0.0f64; 8];
+    for (i, ((t, m), &g)) in th.iter_mut().zip(m.iter_mut()).zip(g).enumerate() {
         let mn = *m * s.b1 + g * s.inc;
         *m = mn;
-        *t = *t * s.decay_mul - s.eta * sign(mn);
+        let tn = *t * s.decay_mul - s.eta * sign(mn);
+        *t = tn;
+        let v = tn.to_f64();
+        acc[i % 8] += v * v;
     }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
-/// One chunk of a dense job: returns Σθ² of the new θ when asked (0 otherwise). Each loop is
-/// its own small [`with_simd`] closure: a large closure body is not inlined into the AVX2
-/// wrapper and then runs as plain SSE2 code (measured 2–3× slower).
-fn dense_chunk<F: Float>(t: &mut [F], m: &mut [F], g: &[F], s: TigerScalars<F>, want: bool) -> f64 {
+/// [`fold_update_sum_sq`] at the best SIMD level: hand-written AVX2 for f32, the portable loop
+/// otherwise (f64, where Σθ² needs no widening, is compiled for AVX2 by [`with_simd`]).
+pub(crate) fn fold_update_sum_sq_simd<F: Float>(
+    th: &mut [F],
+    m: &mut [F],
+    g: &[F],
+    s: TigerScalars<F>,
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2()
+        && let (Some(t), Some(mm), Some(gg)) = (
+            super::as_f32_mut(th),
+            super::as_f32_mut(m),
+            super::as_f32(g),
+        )
+    {
+        let f = |x: F| x.to_f64() as f32;
+        let sc = [f(s.b1), f(s.inc), f(s.eta), f(s.decay_mul)];
+        // SAFETY: the CPU supports AVX2 (checked); the slices have the chunk's length.
+        return unsafe { super::simd::fold_update_sum_sq_f32(t, mm, gg, sc) };
+    }
+    with_simd(|| fold_update_sum_sq(th, m, g, s))
+}
+
+/// One chunk of a dense job: returns Σθ² of the new θ on an update micro-step (0 otherwise),
+/// computed in the same loop as the update, so no second pass over θ.
+fn dense_chunk<F: Float>(t: &mut [F], m: &mut [F], g: &[F], s: TigerScalars<F>) -> f64 {
     if !s.update {
         with_simd(|| fold(m, g, s.b1, s.inc));
         return 0.0;
     }
-    with_simd(|| fold_update(t, m, g, s));
-    if want {
-        // Σθ² of the new θ while the chunk is still in L2.
-        sum_sq_simd(t)
-    } else {
-        0.0
-    }
+    fold_update_sum_sq_simd(t, m, g, s)
 }
 
 /// Runs every dense job in one parallel pass; returns, per job, Σθ² of the new θ (0 when not
@@ -116,6 +151,8 @@ enum Piece<'a, F> {
         s: RowScalars,
         tc: &'a mut [bool],
         lazy: bool,
+        ss: &'a mut [f64],
+        valid: bool,
     },
 }
 
@@ -154,6 +191,8 @@ pub fn tiger_fused<F: Float>(jobs: Vec<TigerWork<'_, F>>) -> Vec<f64> {
                 let touched: &mut [bool] = j.touched.unwrap_or_default();
                 let lazy = touched.len() == rows && rows > 0;
                 let mut tchunks = touched.chunks_mut(rows_per);
+                let valid = j.row_ss_valid && j.row_ss.len() == rows;
+                let mut sschunks = j.row_ss.chunks_mut(rows_per);
                 for ((t, m), g) in j
                     .theta
                     .chunks_mut(step)
@@ -166,6 +205,7 @@ pub fn tiger_fused<F: Float>(jobs: Vec<TigerWork<'_, F>>) -> Vec<f64> {
                         &mut [][..]
                     };
                     let s = j.s;
+                    let ss = sschunks.next().unwrap_or_default();
                     pieces.push(Piece::Rows {
                         t,
                         m,
@@ -174,6 +214,8 @@ pub fn tiger_fused<F: Float>(jobs: Vec<TigerWork<'_, F>>) -> Vec<f64> {
                         s,
                         tc,
                         lazy,
+                        ss,
+                        valid,
                     });
                 }
             }
@@ -190,7 +232,10 @@ pub fn tiger_fused<F: Float>(jobs: Vec<TigerWork<'_, F>>) -> Vec<f64> {
                 g,
                 s,
                 want,
-            } => (id, dense_chunk(t, m, g, s, want)),
+            } => {
+                let ss = dense_chunk(t, m, g, s);
+                (id, if want { ss } else { 0.0 })
+            }
             Piece::Rows {
                 t,
                 m,
@@ -199,8 +244,10 @@ pub fn tiger_fused<F: Float>(jobs: Vec<TigerWork<'_, F>>) -> Vec<f64> {
                 s,
                 tc,
                 lazy,
+                ss,
+                valid,
             } => {
-                rows_chunk(t, m, g, d, s, tc, lazy);
+                rows_chunk(t, m, g, d, s, tc, lazy, (ss, valid));
                 (usize::MAX, 0.0)
             }
         })
@@ -252,12 +299,15 @@ pub fn tiger_rows<F: Float>(
         d,
         s,
         touched,
+        row_ss: &mut [],
+        row_ss_valid: false,
     };
     tiger_fused(vec![TigerWork::Rows(job)]);
 }
 
 /// Whole rows of an embedding table (a piece of [`tiger_fused`]); row loops in small
 /// [`with_simd`] closures (see [`dense_chunk`]).
+#[allow(clippy::too_many_arguments)]
 fn rows_chunk<F: Float>(
     th: &mut [F],
     m: &mut [F],
@@ -266,21 +316,33 @@ fn rows_chunk<F: Float>(
     s: RowScalars,
     tc: &mut [bool],
     lazy: bool,
+    (ss, valid): (&mut [f64], bool),
 ) {
     let inc = F::from_f64(s.inc);
+    let keep = !ss.is_empty();
     for (r, ((th, m), g)) in th
         .chunks_mut(d)
         .zip(m.chunks_mut(d))
         .zip(g.chunks(d))
         .enumerate()
     {
+        // Σθ² of the old row: the cached one, else one read of the row (then in L1).
+        let old = |th: &[F]| {
+            if valid { ss[r] } else { sum_sq_simd(th) }
+        };
         let b1 = if lazy {
             if s.group_start {
                 tc[r] = false;
             }
             if g.iter().all(|&x| x == F::zero()) {
                 if s.update && tc[r] {
-                    with_simd(|| row_update(th, m, s));
+                    let (eta, dm) = row_eta(old(th), d, s);
+                    with_simd(|| row_update(th, m, eta, dm));
+                    if keep {
+                        ss[r] = sum_sq_simd(th);
+                    }
+                } else if s.update && keep && !valid {
+                    ss[r] = sum_sq_simd(th);
                 }
                 continue;
             }
@@ -292,8 +354,7 @@ fn rows_chunk<F: Float>(
         };
         let b1 = F::from_f64(b1);
         if s.update {
-            // θ's row RMS is of the old row: take it before the fused fold + update.
-            let (eta, dm) = row_eta(th, s);
+            let (eta, dm) = row_eta(old(th), d, s);
             let rs = TigerScalars {
                 b1,
                 inc,
@@ -301,24 +362,26 @@ fn rows_chunk<F: Float>(
                 decay_mul: dm,
                 update: true,
             };
-            with_simd(|| fold_update(th, m, g, rs));
+            let new = fold_update_sum_sq_simd(th, m, g, rs);
+            if keep {
+                ss[r] = new;
+            }
         } else {
             with_simd(|| fold(m, g, b1, inc));
         }
     }
 }
 
-/// (η, d = 1 − η·λ) of one row from its RMS before the update.
+/// (η, d = 1 − η·λ) of one row of length `n` from Σθ² of the row before the update.
 #[inline(always)]
-fn row_eta<F: Float>(th: &[F], s: RowScalars) -> (F, F) {
-    let rms = (sum_sq_simd(th) / th.len() as f64).sqrt().max(s.rms_floor);
+fn row_eta<F: Float>(sum_sq: f64, n: usize, s: RowScalars) -> (F, F) {
+    let rms = (sum_sq / n as f64).sqrt().max(s.rms_floor);
     let eta = s.alpha * rms;
     (F::from_f64(eta), F::from_f64(1.0 - eta * s.lambda))
 }
 
 #[inline(always)]
-fn row_update<F: Float>(th: &mut [F], m: &[F], s: RowScalars) {
-    let (eta, d) = row_eta(th, s);
+fn row_update<F: Float>(th: &mut [F], m: &[F], eta: F, d: F) {
     for (t, &m) in th.iter_mut().zip(m) {
         *t = *t * d - eta * sign(m);
     }

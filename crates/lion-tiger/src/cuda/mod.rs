@@ -6,8 +6,11 @@
 //! momentum are CPU-only and rejected before anything runs.
 
 use crate::config::{LionConfig, ParamKind, TigerConfig};
+use crate::cpu::{CachedSumSq, ThetaStamp};
 use crate::optimizer::{Algorithm, Moment, Slot};
-use crate::step::{guard_values, lion_decay_mul, phase};
+use crate::step::{
+    guard_values, lion_decay_mul, phase, tiger_begin, tiger_eta, tiger_guard_event, tiger_knobs,
+};
 use crate::{Error, Result};
 use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
 use kernels::cuda::{Kernel, elementwise_config};
@@ -72,7 +75,13 @@ fn cfg(blocks: u32) -> LaunchConfig {
     }
 }
 
-type Item<'a> = (&'a mut Slot, &'a mut CudaStorage, &'a CudaStorage);
+/// (slot, θ, g, the caller's guard verdict if any).
+type Item<'a> = (
+    &'a mut Slot,
+    &'a mut CudaStorage,
+    &'a CudaStorage,
+    Option<bool>,
+);
 
 fn m_storage(s: &Slot) -> Result<&CudaStorage> {
     match &s.m {
@@ -123,7 +132,7 @@ fn upload<T: cudarc::driver::DeviceRepr>(
 
 pub(crate) fn run(algo: &Algorithm, items: Vec<Item<'_>>) -> Result<()> {
     let dev = items[0].1.device.clone();
-    for (s, _, _) in &items {
+    for (s, ..) in &items {
         m_storage(s)?;
         if let Algorithm::Tiger(c) = algo
             && c.lazy_embedding_rows
@@ -141,7 +150,7 @@ pub(crate) fn run(algo: &Algorithm, items: Vec<Item<'_>>) -> Result<()> {
 
 fn lion(dev: &CudaDevice, c: &LionConfig, items: Vec<Item<'_>>) -> Result<()> {
     let mut t = Table::default();
-    for (s, th, g) in items {
+    for (s, th, g, _) in items {
         let (first, update) = phase(s.t, c.grad_accum_steps);
         s.t += 1;
         let gp = if c.grad_accum_steps > 1 {
@@ -196,7 +205,7 @@ fn lion(dev: &CudaDevice, c: &LionConfig, items: Vec<Item<'_>>) -> Result<()> {
 
 fn adamw(dev: &CudaDevice, c: &crate::AdamWConfig, items: Vec<Item<'_>>) -> Result<()> {
     let mut t = Table::default();
-    for (s, th, g) in items {
+    for (s, th, g, _) in items {
         let (first, update) = phase(s.t, c.grad_accum_steps);
         s.t += 1;
         let gp = if c.grad_accum_steps > 1 {
@@ -258,17 +267,22 @@ fn adamw(dev: &CudaDevice, c: &crate::AdamWConfig, items: Vec<Item<'_>>) -> Resu
     Ok(())
 }
 
+/// The guard's verdicts: the caller's where given, else one test launch per remaining gradient.
 fn flags(dev: &CudaDevice, c: &TigerConfig, items: &[Item<'_>]) -> Result<Vec<bool>> {
+    let given: Vec<bool> = items.iter().map(|i| i.3.unwrap_or(false)).collect();
     let Some(what) = guard_values(c.guard) else {
-        return Ok(vec![false; items.len()]);
+        return Ok(given);
     };
+    if items.iter().all(|i| i.3.is_some()) {
+        return Ok(given);
+    }
     let nan_only = (what == crate::cpu::BadValues::Nan) as i32;
     let mut fl = dev
         .stream()
         .alloc_zeros::<i32>(items.len().max(1))
         .map_err(drv("flags"))?;
     let f = KERNEL.function(dev, "nonfinite_f32")?;
-    for (i, (_, _, g)) in items.iter().enumerate() {
+    for (i, (_, _, g, _)) in items.iter().enumerate().filter(|(_, it)| it.3.is_none()) {
         let n = g.len as u64;
         let pg = ptr(dev, g);
         let mut view = fl.slice_mut(i..i + 1);
@@ -278,24 +292,23 @@ fn flags(dev: &CudaDevice, c: &TigerConfig, items: &[Item<'_>]) -> Result<Vec<bo
         unsafe { b.launch(elementwise_config(dev, g.len)) }.map_err(drv("nonfinite_f32"))?;
     }
     let host = dev.stream().clone_dtoh(&fl).map_err(drv("flags to host"))?;
-    Ok(host[..items.len()].iter().map(|&x| x != 0).collect())
+    Ok(items
+        .iter()
+        .zip(&host)
+        .map(|(it, &x)| it.3.unwrap_or(x != 0))
+        .collect())
 }
 
 fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> {
     let bad = flags(dev, c, &items)?;
     let mut t = Table::default();
-    let mut caches: Vec<(u32, u32, bool, usize)> = Vec::new(); // (first block, end block, set, item)
+    // (first block, end block, set, item, θ's stamp)
+    let mut caches: Vec<(u32, u32, bool, usize, ThetaStamp)> = Vec::new();
     let mut slots = Vec::new();
-    for (idx, ((s, th, g), bad)) in items.into_iter().zip(bad).enumerate() {
-        let (first, update) = phase(s.t, c.grad_accum_steps);
-        let step = s.t;
-        s.t += 1;
-        if first {
-            s.decayed = false;
-        }
+    for (idx, ((s, th, g, _), bad)) in items.into_iter().zip(bad).enumerate() {
+        let (first, update, step) = tiger_begin(s, c.grad_accum_steps);
         if bad {
-            s.guard_events += 1;
-            s.sum_sq = None;
+            tiger_guard_event(s);
             let f = KERNEL.function(dev, "shrink_f32")?;
             let (p, n, cc, r) = (
                 ptr(dev, th),
@@ -310,20 +323,8 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
             slots.push(s);
             continue;
         }
-        let b1 = if c.reference_mode {
-            if first { c.beta } else { 1.0 }
-        } else if s.decayed {
-            1.0
-        } else {
-            c.beta
-        };
-        s.decayed = true;
-        if update {
-            s.updates += 1;
-        }
-        let inc = (1.0 - c.beta) / c.grad_accum_steps as f64;
-        let alpha = c.alpha * c.schedule.at(step) * s.lr_mult;
-        let lambda = c.weight_decay * s.decay;
+        let k = tiger_knobs(c, s, first, update, step);
+        let (b1, inc, alpha, lambda) = (k.b1, k.inc, k.alpha, k.lambda);
         if s.kind == ParamKind::Embedding {
             let f = KERNEL.function(dev, "tiger_rows_f32")?;
             let (rows, d) = (s.shape[0] as u64, s.shape[1] as u64);
@@ -349,15 +350,13 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
             continue;
         }
         let matrix = s.kind == ParamKind::Matrix;
-        let eta = if matrix && update {
-            let ss = match s.sum_sq {
-                Some(v) => v,
-                None => crate::cpu::tensor_sum_sq(&th.to_host_vec()?),
-            };
-            alpha * (ss / th.len.max(1) as f64).sqrt().max(c.rms_floor)
-        } else {
-            alpha
+        let stamp = ThetaStamp::device(ptr(dev, th), th.len);
+        let ss = match s.sum_sq {
+            Some(c) if matrix && update && c.stamp == stamp => Some(c.value),
+            _ if matrix && update => Some(crate::cpu::tensor_sum_sq(&th.to_host_vec()?)),
+            _ => None,
         };
+        let eta = tiger_eta(c, matrix && update, alpha, th.len, || ss.unwrap_or(0.0));
         let start = t.blocks();
         let eta_sc = if update { eta as f32 } else { -1.0 };
         t.push(
@@ -365,7 +364,7 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
             th.len,
             [b1 as f32, inc as f32, eta_sc, (1.0 - eta * lambda) as f32],
         );
-        caches.push((start, t.blocks(), matrix && update, idx));
+        caches.push((start, t.blocks(), matrix && update, idx, stamp));
         slots.push(s);
     }
     if t.blocks() == 0 {
@@ -396,9 +395,10 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
         .stream()
         .clone_dtoh(&partial)
         .map_err(drv("partials to host"))?;
-    for (a, e, set, idx) in caches {
+    for (a, e, set, idx, stamp) in caches {
         if set {
-            slots[idx].sum_sq = Some(host[a as usize..e as usize].iter().sum());
+            let value = host[a as usize..e as usize].iter().sum();
+            slots[idx].sum_sq = Some(CachedSumSq { value, stamp });
         }
     }
     Ok(())
