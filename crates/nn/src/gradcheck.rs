@@ -44,6 +44,31 @@ pub trait Checkable: Module {
     ) -> Result<Option<Tensor>>;
 }
 
+/// Implements [`Checkable`] for a layer with a tensor input whose inherent
+/// `forward(&self, &Tensor) -> Result<(Tensor, Cache)>` and
+/// `backward(&mut self, Cache, &Tensor, &mut dyn GradSink) -> Result<Tensor>` are the ones to check
+/// (the backward recomputes its cache with a fresh forward).
+#[macro_export]
+macro_rules! checkable_layer {
+    ($layer:ty) => {
+        impl $crate::gradcheck::Checkable for $layer {
+            type Input = kernels::Tensor;
+            fn check_forward(&self, x: &kernels::Tensor) -> $crate::Result<kernels::Tensor> {
+                Ok(self.forward(x)?.0)
+            }
+            fn check_backward(
+                &mut self,
+                x: &kernels::Tensor,
+                dy: &kernels::Tensor,
+                sink: &mut dyn $crate::GradSink,
+            ) -> $crate::Result<Option<kernels::Tensor>> {
+                let (_, cache) = self.forward(x)?;
+                Ok(Some(self.backward(cache, dy, sink)?))
+            }
+        }
+    };
+}
+
 /// An input the checker can perturb (a tensor) or not (token ids).
 pub trait CheckInput: Sized {
     /// The tensor to differentiate against, if the input is differentiable.

@@ -5,7 +5,6 @@
 //! Backward (see [`kernels::ops::layernorm`]): with `d̂ = dy ⊙ gain` and `rstd = 1/√(σ² + ε)`,
 //! `dx = rstd·(d̂ − mean(d̂) − x̂·mean(d̂ ⊙ x̂))`, `dgain = Σ_rows dy ⊙ x̂`, `dbias = Σ_rows dy`.
 
-use crate::gradcheck::Checkable;
 use crate::{Error, GradSink, Module, Param, ParamRole, Prefix, Result};
 use kernels::ops::layernorm::{LayerNormStats, layernorm_backward, layernorm_forward};
 use kernels::{DType, Tensor};
@@ -144,21 +143,7 @@ impl Module for LayerNorm {
     }
 }
 
-impl Checkable for LayerNorm {
-    type Input = Tensor;
-    fn check_forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(x)?.0)
-    }
-    fn check_backward(
-        &mut self,
-        x: &Tensor,
-        dy: &Tensor,
-        sink: &mut dyn GradSink,
-    ) -> Result<Option<Tensor>> {
-        let (_, cache) = self.forward(x)?;
-        Ok(Some(self.backward(cache, dy, sink)?))
-    }
-}
+crate::checkable_layer!(LayerNorm);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,6 @@
 //! as rows): `dx = G·Wᵀ`, `dW = Xᵀ·G` (summed over every row), `db = Σ_rows G`
 //! ([`matmul_backward`], [`bias_add_backward`]).
 
-use crate::gradcheck::Checkable;
 use crate::init::{Init, sub_seed};
 use crate::{Error, GradSink, Module, Param, ParamRole, Prefix, Result};
 use kernels::ops::bias_add::{bias_add_backward, bias_add_forward};
@@ -174,21 +173,7 @@ impl Module for Linear {
     }
 }
 
-impl Checkable for Linear {
-    type Input = Tensor;
-    fn check_forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(x)?.0)
-    }
-    fn check_backward(
-        &mut self,
-        x: &Tensor,
-        dy: &Tensor,
-        sink: &mut dyn GradSink,
-    ) -> Result<Option<Tensor>> {
-        let (_, cache) = self.forward(x)?;
-        Ok(Some(self.backward(cache, dy, sink)?))
-    }
-}
+crate::checkable_layer!(Linear);
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@
 //! Backward (see [`kernels::ops::rmsnorm`]): with `d̂ = dy ⊙ gain` (or `dy`),
 //! `dx = rstd·(d̂ − x̂·mean(d̂ ⊙ x̂))`, `dgain = Σ_rows dy ⊙ x̂`.
 
-use crate::gradcheck::Checkable;
 use crate::layer_norm::{check_norm_config, check_width};
 use crate::{GradSink, Module, Param, ParamRole, Prefix, Result};
 use kernels::ops::rmsnorm::{RmsNormStats, rmsnorm_backward, rmsnorm_forward};
@@ -95,21 +94,7 @@ impl Module for RmsNorm {
     }
 }
 
-impl Checkable for RmsNorm {
-    type Input = Tensor;
-    fn check_forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(x)?.0)
-    }
-    fn check_backward(
-        &mut self,
-        x: &Tensor,
-        dy: &Tensor,
-        sink: &mut dyn GradSink,
-    ) -> Result<Option<Tensor>> {
-        let (_, cache) = self.forward(x)?;
-        Ok(Some(self.backward(cache, dy, sink)?))
-    }
-}
+crate::checkable_layer!(RmsNorm);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,6 @@
 //! `dg = Σ_rows (x·dy)/max(‖x‖, ε)`. The clamp is a kink at `‖x‖ = ε`: gradient checks use rows
 //! whose norms are far above ε.
 
-use crate::gradcheck::Checkable;
 use crate::layer_norm::check_width;
 use crate::{Error, GradSink, Module, Param, ParamRole, Prefix, Result};
 use kernels::ops::scalenorm::{ScaleNormStats, scalenorm_backward, scalenorm_forward};
@@ -87,21 +86,7 @@ impl Module for ScaleNorm {
     }
 }
 
-impl Checkable for ScaleNorm {
-    type Input = Tensor;
-    fn check_forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(x)?.0)
-    }
-    fn check_backward(
-        &mut self,
-        x: &Tensor,
-        dy: &Tensor,
-        sink: &mut dyn GradSink,
-    ) -> Result<Option<Tensor>> {
-        let (_, cache) = self.forward(x)?;
-        Ok(Some(self.backward(cache, dy, sink)?))
-    }
-}
+crate::checkable_layer!(ScaleNorm);
 
 #[cfg(test)]
 mod tests {
