@@ -41,9 +41,9 @@ fn t(v: Vec<f32>, shape: &[usize]) -> Tensor {
 
 /// One layer under test: forward + backward on `x` with cotangent `dy`.
 enum Layer {
-    Gau(Gau),
-    Flash(Flash),
-    Mha(MhaFfn),
+    Gau(Box<Gau>),
+    Flash(Box<Flash>),
+    Mha(Box<MhaFfn>),
 }
 
 impl Layer {
@@ -55,14 +55,16 @@ impl Layer {
                 if function == "gau_materialized" {
                     cfg.core = CoreKind::Materialized;
                 }
-                Layer::Gau(Gau::new(cfg, DType::F32, 1).unwrap())
+                Layer::Gau(Box::new(Gau::new(cfg, DType::F32, 1).unwrap()))
             }
             "flash" => {
                 let mut cfg = FlashConfig::new(D, E, S);
                 cfg.chunk = CHUNK;
-                Layer::Flash(Flash::new(cfg, DType::F32, 2).unwrap())
+                Layer::Flash(Box::new(Flash::new(cfg, DType::F32, 2).unwrap()))
             }
-            "mha_ffn" => Layer::Mha(MhaFfn::new(D, HEADS, 4 * D, DType::F32, 3).unwrap()),
+            "mha_ffn" => Layer::Mha(Box::new(
+                MhaFfn::new(D, HEADS, 4 * D, DType::F32, 3).unwrap(),
+            )),
             other => panic!("no layer {other}"),
         }
     }
