@@ -82,17 +82,21 @@ impl Fixture {
         );
     }
 
-    /// `max |a − ref| / max(1, ‖ref‖∞)`, asserted ≤ TOL; returns it.
-    fn compare(&self, what: &str, ours: &Tensor, reference: &str) -> f64 {
+    /// `max |a − ref| / max(1, ‖ref‖∞)`.
+    fn rel_err(&self, what: &str, ours: &Tensor, reference: &str) -> f64 {
         let r = self.get(reference);
         assert_eq!(ours.shape(), r.shape(), "{}: {what}", self.name);
         let (a, b) = (ours.to_vec::<f64>().unwrap(), r.to_vec::<f64>().unwrap());
         let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let err = a
-            .iter()
+        a.iter()
             .zip(&b)
             .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-            / scale;
+            / scale
+    }
+
+    /// [`Fixture::rel_err`], asserted ≤ TOL; returns it.
+    fn compare(&self, what: &str, ours: &Tensor, reference: &str) -> f64 {
+        let err = self.rel_err(what, ours, reference);
         assert!(err <= TOL, "{}: {what}: {err:e} > {TOL:e}", self.name);
         err
     }
@@ -118,14 +122,50 @@ fn cores() -> [CoreKind; 2] {
     ]
 }
 
-fn check_gau(f: &Fixture, cfg: GauConfig, causal: bool) {
+/// A layer the oracle drives: forward under a mask, backward accumulating into its parameters.
+trait Layer: Module {
+    type Cache;
+    fn run(&self, x: &Tensor, mask: &Mask) -> (Tensor, Self::Cache);
+    fn run_backward(&mut self, cache: Self::Cache, dy: &Tensor) -> Tensor;
+}
+
+impl Layer for Gau {
+    type Cache = gau::GauCache;
+    fn run(&self, x: &Tensor, mask: &Mask) -> (Tensor, Self::Cache) {
+        self.forward(x, mask).unwrap()
+    }
+    fn run_backward(&mut self, cache: Self::Cache, dy: &Tensor) -> Tensor {
+        self.backward(cache, dy, &mut Accumulate).unwrap()
+    }
+}
+
+impl Layer for Flash {
+    type Cache = gau::flash::FlashCache;
+    fn run(&self, x: &Tensor, mask: &Mask) -> (Tensor, Self::Cache) {
+        self.forward(x, mask).unwrap()
+    }
+    fn run_backward(&mut self, cache: Self::Cache, dy: &Tensor) -> Tensor {
+        self.backward(cache, dy, &mut Accumulate).unwrap()
+    }
+}
+
+fn gau_layer(cfg: GauConfig) -> impl Fn(CoreKind) -> Gau {
+    move |core| Gau::new(GauConfig { core, ..cfg }, DType::F64, 0).unwrap()
+}
+
+fn flash_layer(cfg: FlashConfig) -> impl Fn(CoreKind) -> Flash {
+    move |core| Flash::new(FlashConfig { core, ..cfg }, DType::F64, 0).unwrap()
+}
+
+/// Loads the fixture's parameters into the layer `make` builds, for both cores, and compares
+/// the output, `dx` and every parameter gradient with the reference.
+fn check<L: Layer>(f: &Fixture, make: impl Fn(CoreKind) -> L, causal: bool) {
     for core in cores() {
-        let mut layer = Gau::new(GauConfig { core, ..cfg }, DType::F64, 0).unwrap();
+        let mut layer = make(core);
         f.load_params(&mut layer);
-        let mask = f.mask(causal);
-        let (y, cache) = layer.forward(f.get("x"), &mask).unwrap();
+        let (y, cache) = layer.run(f.get("x"), &f.mask(causal));
         let ey = f.compare("y", &y, "y");
-        let dx = layer.backward(cache, f.get("dy"), &mut Accumulate).unwrap();
+        let dx = layer.run_backward(cache, f.get("dy"));
         let edx = f.compare("dx", &dx, "dx");
         let eg = f.compare_grads(&layer);
         eprintln!(
@@ -135,21 +175,14 @@ fn check_gau(f: &Fixture, cfg: GauConfig, causal: bool) {
     }
 }
 
-fn check_flash(f: &Fixture, cfg: FlashConfig, causal: bool) {
-    for core in cores() {
-        let mut layer = Flash::new(FlashConfig { core, ..cfg }, DType::F64, 0).unwrap();
-        f.load_params(&mut layer);
-        let mask = f.mask(causal);
-        let (y, cache) = layer.forward(f.get("x"), &mask).unwrap();
-        let ey = f.compare("y", &y, "y");
-        let dx = layer.backward(cache, f.get("dy"), &mut Accumulate).unwrap();
-        let edx = f.compare("dx", &dx, "dx");
-        let eg = f.compare_grads(&layer);
-        eprintln!(
-            "{} ({core:?}): y {ey:.1e}, dx {edx:.1e}, params {eg:.1e}",
-            f.name
-        );
-    }
+/// The fixture `tests/fixtures/<name>.safetensors`, embedded in the test binary.
+macro_rules! fixture {
+    ($name:literal) => {
+        Fixture::load(
+            $name,
+            include_bytes!(concat!("fixtures/", $name, ".safetensors")),
+        )
+    };
 }
 
 /// flash-pytorch's GAU: relu(QKᵀ/n)² with n the padded length, no 1/√s, no RoPE, biases and
@@ -168,20 +201,14 @@ fn flash_pytorch_gau_config() -> GauConfig {
 
 #[test]
 fn flash_pytorch_gau_bidirectional() {
-    let f = Fixture::load(
-        "flash_pytorch_gau_bidir",
-        include_bytes!("fixtures/flash_pytorch_gau_bidir.safetensors"),
-    );
-    check_gau(&f, flash_pytorch_gau_config(), false);
+    let f = fixture!("flash_pytorch_gau_bidir");
+    check(&f, gau_layer(flash_pytorch_gau_config()), false);
 }
 
 #[test]
 fn flash_pytorch_gau_causal() {
-    let f = Fixture::load(
-        "flash_pytorch_gau_causal",
-        include_bytes!("fixtures/flash_pytorch_gau_causal.safetensors"),
-    );
-    check_gau(&f, flash_pytorch_gau_config(), true);
+    let f = fixture!("flash_pytorch_gau_causal");
+    check(&f, gau_layer(flash_pytorch_gau_config()), true);
 }
 
 /// flash-pytorch's FLASH: chunks of 3 over n = 8 (one padded chunk), local relu(QqKqᵀ/c)²,
@@ -202,20 +229,14 @@ fn flash_pytorch_flash_config() -> FlashConfig {
 
 #[test]
 fn flash_pytorch_flash_bidirectional() {
-    let f = Fixture::load(
-        "flash_pytorch_flash_bidir",
-        include_bytes!("fixtures/flash_pytorch_flash_bidir.safetensors"),
-    );
-    check_flash(&f, flash_pytorch_flash_config(), false);
+    let f = fixture!("flash_pytorch_flash_bidir");
+    check(&f, flash_layer(flash_pytorch_flash_config()), false);
 }
 
 #[test]
 fn flash_pytorch_flash_causal() {
-    let f = Fixture::load(
-        "flash_pytorch_flash_causal",
-        include_bytes!("fixtures/flash_pytorch_flash_causal.safetensors"),
-    );
-    check_flash(&f, flash_pytorch_flash_config(), true);
+    let f = fixture!("flash_pytorch_flash_causal");
+    check(&f, flash_layer(flash_pytorch_flash_config()), true);
 }
 
 /// gau-alpha's GatedAttentionUnit: softmax_plus (floor 1: ln l, no floor), 1/√s, interleaved
@@ -232,20 +253,14 @@ fn gau_alpha_config(use_bias: bool) -> GauConfig {
 
 #[test]
 fn gau_alpha_softmax_plus_no_bias() {
-    let f = Fixture::load(
-        "gau_alpha_softmax_plus_nobias",
-        include_bytes!("fixtures/gau_alpha_softmax_plus_nobias.safetensors"),
-    );
-    check_gau(&f, gau_alpha_config(false), false);
+    let f = fixture!("gau_alpha_softmax_plus_nobias");
+    check(&f, gau_layer(gau_alpha_config(false)), false);
 }
 
 #[test]
 fn gau_alpha_softmax_plus_bias_padded() {
-    let f = Fixture::load(
-        "gau_alpha_softmax_plus_bias_padded",
-        include_bytes!("fixtures/gau_alpha_softmax_plus_bias_padded.safetensors"),
-    );
-    check_gau(&f, gau_alpha_config(true), false);
+    let f = fixture!("gau_alpha_softmax_plus_bias_padded");
+    check(&f, gau_layer(gau_alpha_config(true)), false);
 }
 
 /// The fixtures discriminate between the readings: the wrong causal ν for FLASH, plain softmax
@@ -253,35 +268,22 @@ fn gau_alpha_softmax_plus_bias_padded() {
 /// outputs far from the references.
 #[test]
 fn fixtures_reject_other_readings() {
-    let rel = |f: &Fixture, y: &Tensor| {
-        let (a, b) = (
-            y.to_vec::<f64>().unwrap(),
-            f.get("y").to_vec::<f64>().unwrap(),
-        );
-        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(&b)
-            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-            / scale
-    };
-    let f = Fixture::load(
-        "flash_pytorch_flash_causal",
-        include_bytes!("fixtures/flash_pytorch_flash_causal.safetensors"),
-    );
+    /// The output's relative error under another reading, which must be large.
+    fn output_err<L: Layer>(f: &Fixture, mut layer: L, causal: bool) -> f64 {
+        f.load_params(&mut layer);
+        let y = layer.run(f.get("x"), &f.mask(causal)).0;
+        f.rel_err("y", &y, "y")
+    }
+    let f = fixture!("flash_pytorch_flash_causal");
     for global in [GlobalDenom::SeqLen, GlobalDenom::PrefixTokens] {
         let cfg = FlashConfig {
             global,
             ..flash_pytorch_flash_config()
         };
-        let mut layer = Flash::new(cfg, DType::F64, 0).unwrap();
-        f.load_params(&mut layer);
-        let y = layer.forward(f.get("x"), &f.mask(true)).unwrap().0;
-        assert!(rel(&f, &y) > 1e-3, "{global:?}: {:e}", rel(&f, &y));
+        let err = output_err(&f, Flash::new(cfg, DType::F64, 0).unwrap(), true);
+        assert!(err > 1e-3, "{global:?}: {err:e}");
     }
-    let f = Fixture::load(
-        "gau_alpha_softmax_plus_bias_padded",
-        include_bytes!("fixtures/gau_alpha_softmax_plus_bias_padded.safetensors"),
-    );
+    let f = fixture!("gau_alpha_softmax_plus_bias_padded");
     for cfg in [
         GauConfig {
             norm: Normalization::Softmax,
@@ -292,9 +294,7 @@ fn fixtures_reject_other_readings() {
             ..gau_alpha_config(true)
         },
     ] {
-        let mut layer = Gau::new(cfg, DType::F64, 0).unwrap();
-        f.load_params(&mut layer);
-        let y = layer.forward(f.get("x"), &f.mask(false)).unwrap().0;
-        assert!(rel(&f, &y) > 1e-3, "{cfg:?}: {:e}", rel(&f, &y));
+        let err = output_err(&f, Gau::new(cfg, DType::F64, 0).unwrap(), false);
+        assert!(err > 1e-3, "{cfg:?}: {err:e}");
     }
 }
