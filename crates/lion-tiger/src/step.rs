@@ -69,8 +69,13 @@ pub(crate) fn micro_step(
     if !gpu.is_empty() {
         #[cfg(feature = "cuda")]
         crate::cuda::run(algo, gpu)?;
+        // kernels may have CUDA (another crate turned its `cuda` feature on) while this crate
+        // was built without its own CUDA kernels.
         #[cfg(not(feature = "cuda"))]
-        match *gpu[0].1 {}
+        return Err(Error::Kernel(kernels::Error::Unsupported {
+            op: "Optimizer::step",
+            reason: "CUDA parameters need lion-tiger's `cuda` feature".into(),
+        }));
     }
     Ok(())
 }
