@@ -1,19 +1,21 @@
-//! The fused core's forward: one rayon task per (batch element, tile of query rows); each task
-//! walks the key blocks its rows can see, holding only a `rows × keys` score tile, a transposed
-//! `s × keys` key block and its rows' running statistics. Scratch per task is
-//! `(rows·keys + s·keys + 2·rows)` floats, independent of `n`.
+//! The fused core's forward (flash attention on the CPU): one rayon task per (batch element,
+//! block of query rows); each task walks the key tiles its rows can see with two sequential
+//! GEMMs per tile, `X = Q_blk·K_tileᵀ` and `C_blk += P·V_tile`, holding only one
+//! `rows × keys` tile of scores and its rows' running statistics. Scratch per task is
+//! `rows·keys + 2·rows` floats, independent of `n`.
 //!
-//! Softmax forms, per row (online softmax, spec/gau.md §6): for each block, with `y = α x`,
-//! `m' = max(m, max_block y)`, `acc ← acc·e^(m−m') + Σ_j e^(y_j−m') v_j`,
-//! `ℓ ← ℓ·e^(m−m') + Σ_j e^(y_j−m')`; at the end `c = acc/ℓ`, `lse = m + ln ℓ`.
-//! Relu² forms: `acc += Σ_j β relu(α x_j)² v_j` (no statistics).
+//! Softmax forms, per row (online softmax, spec/gau.md §6): for each tile, with `y = α x`,
+//! `m' = max(m, max_tile y)`, `acc ← acc·e^(m−m')`, `ℓ ← ℓ·e^(m−m') + Σ_j e^(y_j−m')`, and the
+//! tile's weights `p_j = e^(y_j−m')` go into `acc += p·V_tile`; at the end `c = acc/ℓ`,
+//! `lse = m + ln ℓ`. Relu² forms: `p_j = β relu(α x_j)²`, `acc += p·V_tile` (no statistics).
+//! Masked keys get weight 0.
 //!
-//! With attention dropout (`super::dropout`) each weight added to `acc` is first masked and
-//! scaled by `1/(1 − p)`; the softmax statistics `m`, `ℓ` (and so `lse`) use the undropped
-//! weights, since the mask multiplies the normalised `A`.
+//! With attention dropout (`super::dropout`) each weight is first masked and scaled by
+//! `1/(1 − p)`; the softmax statistics `m`, `ℓ` (and so `lse`) use the undropped weights,
+//! since the mask multiplies the normalised `A`.
 
 use super::dropout::{AttentionDropout, Keep};
-use super::tile::{add_weighted_rows, block_product, transpose_rows};
+use super::tile::{View, gemm};
 use super::{CoreCache, Dims, Tiles};
 use crate::mask::RowPlan;
 use crate::norm::Form;
@@ -21,7 +23,7 @@ use crate::{Error, Result};
 use kernels::{Float, Storage, Tensor};
 use rayon::prelude::*;
 
-/// One tile: rows `i0 … i0+nr−1` of batch element `b`.
+/// One task: rows `i0 … i0+nr−1` of batch element `b` (`out [nr × e]`, `lse [nr]`).
 #[allow(clippy::too_many_arguments)]
 fn forward_tile<F: Float>(
     q: &[F],
@@ -39,18 +41,14 @@ fn forward_tile<F: Float>(
 ) {
     let (s, e, n_k) = (d.s, d.e, d.n_k);
     let nr = lse.len();
-    let rows = &plan.rows[b * d.n_q + i0..b * d.n_q + i0 + nr];
-    let q_tile = &q[(b * d.n_q + i0) * s..(b * d.n_q + i0 + nr) * s];
-    let (k_b, v_b) = (
-        &k[b * n_k * s..(b + 1) * n_k * s],
-        &v[b * n_k * e..(b + 1) * n_k * e],
-    );
+    let row0 = b * d.n_q + i0;
+    let rows = &plan.rows[row0..row0 + nr];
+    let q_tile = View::rows_of(q, s, row0, nr);
     let bc = tiles.keys;
     let inv_keep = F::from_f64(drop.map_or(1.0, |k| k.inv_keep));
     // Flat index of element (b, i0 + r, j) of the [b, n_q, n_k] attention: row_base(r) + j.
-    let row_base = |r: usize| ((b * d.n_q + i0 + r) * n_k) as u64;
-    let mut kt = vec![F::zero(); s * bc];
-    let mut sc = vec![F::zero(); nr * bc];
+    let row_base = |r: usize| ((row0 + r) * n_k) as u64;
+    let mut sc = vec![F::zero(); nr * bc.min(n_k)];
     let mut m = vec![F::neg_infinity(); nr];
     let mut l_sum = vec![F::zero(); nr];
     out.fill(F::zero());
@@ -62,13 +60,15 @@ fn forward_tile<F: Float>(
         .unwrap_or(0);
     for j0 in (0..kmax).step_by(bc) {
         let nc = bc.min(kmax - j0);
-        transpose_rows(k_b, s, j0, nc, &mut kt[..s * nc]);
-        block_product(q_tile, s, &kt[..s * nc], nc, &mut sc[..nr * nc]);
+        let sc = &mut sc[..nr * nc];
+        let k_tile = View::rows_of(k, s, b * n_k + j0, nc);
+        gemm(q_tile, k_tile.t(), sc, nc, false);
         for (r, row) in rows.iter().enumerate() {
+            let p = &mut sc[r * nc..(r + 1) * nc];
             if row.l == 0 {
+                p.fill(F::zero());
                 continue;
             }
-            let p = &mut sc[r * nc..(r + 1) * nc];
             let alpha = F::from_f64(row.alpha);
             let vis = |c: usize| j0 + c < row.lim && plan.key_real(b, j0 + c);
             match form {
@@ -81,13 +81,13 @@ fn forward_tile<F: Float>(
                         }
                     }
                     if bmax == F::neg_infinity() {
-                        continue; // nothing visible in this block
+                        p.fill(F::zero()); // nothing visible in this tile
+                        continue;
                     }
                     let m_new = m[r].max(bmax);
                     let corr = (m[r] - m_new).exp();
-                    let acc = &mut out[r * e..(r + 1) * e];
                     if corr != F::one() {
-                        acc.iter_mut().for_each(|a| *a *= corr);
+                        out[r * e..(r + 1) * e].iter_mut().for_each(|a| *a *= corr);
                         l_sum[r] *= corr;
                     }
                     let mut sum = F::zero();
@@ -101,13 +101,6 @@ fn forward_tile<F: Float>(
                     }
                     l_sum[r] += sum;
                     m[r] = m_new;
-                    if let Some(keep) = drop {
-                        let base = row_base(r) + j0 as u64;
-                        for (c, x) in p.iter_mut().enumerate() {
-                            *x = keep.apply(base + c as u64, *x, inv_keep);
-                        }
-                    }
-                    add_weighted_rows(p, v_b, e, j0, acc);
                 }
                 Form::Relu2 => {
                     let beta = F::from_f64(row.beta);
@@ -115,16 +108,17 @@ fn forward_tile<F: Float>(
                         let t = (alpha * *x).max(F::zero());
                         *x = if vis(c) { beta * t * t } else { F::zero() };
                     }
-                    if let Some(keep) = drop {
-                        let base = row_base(r) + j0 as u64;
-                        for (c, x) in p.iter_mut().enumerate() {
-                            *x = keep.apply(base + c as u64, *x, inv_keep);
-                        }
-                    }
-                    add_weighted_rows(p, v_b, e, j0, &mut out[r * e..(r + 1) * e]);
+                }
+            }
+            if let Some(keep) = drop {
+                let base = row_base(r) + j0 as u64;
+                for (c, x) in p.iter_mut().enumerate() {
+                    *x = keep.apply(base + c as u64, *x, inv_keep);
                 }
             }
         }
+        let v_tile = View::rows_of(v, e, b * n_k + j0, nc);
+        gemm(View::matrix(sc, nr, nc), v_tile, out, e, true);
     }
     for (r, row) in rows.iter().enumerate() {
         lse[r] = match (form, row.l) {

@@ -1,20 +1,24 @@
-//! The fused core's backward, recomputing every score tile instead of storing `A`
-//! (flash-attention style), in two race-free passes:
+//! The fused core's backward, recomputing every score tile from `lse` instead of storing `A`
+//! (flash-attention style, on the CPU), in one pass of sequential GEMMs per tile.
 //!
-//! 1. `dQ`: one task per (batch element, query tile), walking the key blocks;
-//! 2. `dK`, `dV`: one task per (batch element, key tile), walking the query blocks.
+//! Work is split by key tiles: each key tile `j` owns its rows of `dK` and `dV` and walks the
+//! query blocks that can see it. Per (query block, key tile), with `x = Q_blk·K_tileᵀ` and
+//! `dA' = dC_blk·V_tileᵀ` recomputed by GEMM (module docs of `core`): softmax forms
+//! `p = e^(α x − lse)`, `dx = α p (dA − D)` with `D_i = Σ_k dC_ik C_ik`; relu² forms
+//! `p = β relu(α x)²`, `dx = 2 β α relu(α x) dA`. Then three GEMMs: `dV_tile += p'ᵀ·dC_blk`,
+//! `dK_tile += dxᵀ·Q_blk`, `dQ_blk += dx·K_tile`. With attention dropout the mask (regenerated
+//! from the seed) gives `dA = dA' ⊙ M/(1 − p)` before the formulas above, and
+//! `p' = p ⊙ M/(1 − p)` in the `dV` product (`p' = p` without dropout).
 //!
-//! In each tile, with `x = q·k` recomputed and `dA = dC·Vᵀ` (module docs of `core`):
-//! softmax forms `p = e^(α x − lse)`, `dx = α p (dA − D)` with `D_i = Σ_k dC_ik C_ik`;
-//! relu² forms `p = β relu(α x)²`, `dx = 2 β α relu(α x) dA`. Then `dQ_i += Σ_j dx_ij k_j`,
-//! `dK_j += Σ_i dx_ij q_i`, `dV_j += Σ_i p_ij dC_i`. With attention dropout the recomputed
-//! `dC·Vᵀ` is `dA'`: the mask (regenerated from the seed) gives `dA = dA' ⊙ M/(1 − p)` before the
-//! formulas above, and `p' = p ⊙ M/(1 − p)` in the `dV` sum. Scratch per task:
-//! `2·rows·keys + (s + e)·keys` floats (pass 1) or `2·rows·keys + (s + e)·keys + rows·(s + e)`
-//! (pass 2), independent of `n`.
+//! Parallelism, deterministic for a given thread count: with at least as many batch elements as
+//! rayon threads, one task per batch element (writing its `dQ` directly); otherwise each batch
+//! element's key tiles are dealt to `G` = threads groups in a fixed (snake) order, group 0
+//! accumulates `dQ` in the output and the others in their own `n_q × s` buffers, which are added
+//! afterwards in group order. Scratch: `2·rows·keys` floats per group plus `(G − 1)·n_q·s`, so
+//! `O(n)` and never `n_q × n_k`.
 
 use super::dropout::{AttentionDropout, Keep};
-use super::tile::{add_weighted_rows, block_product, transpose_rows};
+use super::tile::{View, gemm};
 use super::{CoreGrads, Dims, Tiles};
 use crate::mask::{Row, RowPlan};
 use crate::norm::Form;
@@ -95,6 +99,105 @@ fn tile_grads<F: Float>(
     }
 }
 
+/// One key tile (keys `j0 … j0+nc−1` of batch element `b`): walks the query blocks that see it,
+/// adds into its own `dk_t [nc × s]`, `dv_t [nc × e]` and into `dq_b [n_q × s]`.
+#[allow(clippy::too_many_arguments)]
+fn key_tile<F: Float>(
+    inp: &Inputs<F>,
+    plan: &RowPlan,
+    d: &Dims,
+    form: Form,
+    tiles: Tiles,
+    b: usize,
+    j0: usize,
+    dk_t: &mut [F],
+    dv_t: &mut [F],
+    dq_b: &mut [F],
+    sc: &mut [F],
+    da: &mut [F],
+) {
+    let Dims { n_q, n_k, s, e, .. } = *d;
+    let br = tiles.rows;
+    let nc = dk_t.len() / s;
+    let k_tile = View::rows_of(inp.k, s, b * n_k + j0, nc);
+    let v_tile = View::rows_of(inp.v, e, b * n_k + j0, nc);
+    for i0 in (0..n_q).step_by(br) {
+        let nr = br.min(n_q - i0);
+        let row0 = b * n_q + i0;
+        let rows = &plan.rows[row0..row0 + nr];
+        if rows.iter().all(|r| r.l == 0 || r.lim <= j0) {
+            continue;
+        }
+        let q_blk = View::rows_of(inp.q, s, row0, nr);
+        let dc_blk = View::rows_of(inp.dc, e, row0, nr);
+        let (sc, da) = (&mut sc[..nr * nc], &mut da[..nr * nc]);
+        gemm(q_blk, k_tile.t(), sc, nc, false);
+        gemm(dc_blk, v_tile.t(), da, nc, false);
+        tile_grads(rows, row0, inp, plan, b, j0, nc, form, sc, da);
+        let (p, dx) = (View::matrix(sc, nr, nc), View::matrix(da, nr, nc));
+        gemm(p.t(), dc_blk, dv_t, e, true);
+        gemm(dx.t(), q_blk, dk_t, s, true);
+        gemm(dx, k_tile, &mut dq_b[i0 * s..(i0 + nr) * s], s, true);
+    }
+}
+
+/// The key tiles of one batch element dealt to `groups` groups in snake order (0, 1, …, G−1,
+/// G−1, …, 0, 0, 1, …), which balances the causal mask's triangle.
+fn group_of(t: usize, groups: usize) -> usize {
+    let (round, pos) = (t / groups, t % groups);
+    if round % 2 == 0 {
+        pos
+    } else {
+        groups - 1 - pos
+    }
+}
+
+/// One batch element's gradients with its key tiles spread over `groups` parallel groups.
+#[allow(clippy::too_many_arguments)]
+fn batch_element<F: Float>(
+    inp: &Inputs<F>,
+    plan: &RowPlan,
+    d: &Dims,
+    form: Form,
+    tiles: Tiles,
+    b: usize,
+    groups: usize,
+    dq_b: &mut [F],
+    dk_b: &mut [F],
+    dv_b: &mut [F],
+) {
+    let Dims { n_q, n_k, s, e, .. } = *d;
+    let (br, bc) = (tiles.rows.min(n_q), tiles.keys.min(n_k));
+    let mut work: Vec<Vec<(usize, &mut [F], &mut [F])>> = (0..groups).map(|_| Vec::new()).collect();
+    for (t, (dk_t, dv_t)) in dk_b.chunks_mut(bc * s).zip(dv_b.chunks_mut(bc * e)).enumerate() {
+        work[group_of(t, groups)].push((t * bc, dk_t, dv_t));
+    }
+    let mut extra: Vec<Vec<F>> = (1..groups).map(|_| vec![F::zero(); n_q * s]).collect();
+    let mut dq_parts: Vec<&mut [F]> = vec![&mut *dq_b];
+    dq_parts.extend(extra.iter_mut().map(|x| x.as_mut_slice()));
+    let run_group = |(tiles_g, dq): (Vec<(usize, &mut [F], &mut [F])>, &mut [F])| {
+        let mut sc = vec![F::zero(); br * bc];
+        let mut da = vec![F::zero(); br * bc];
+        for (j0, dk_t, dv_t) in tiles_g {
+            key_tile(inp, plan, d, form, tiles, b, j0, dk_t, dv_t, dq, &mut sc, &mut da);
+        }
+    };
+    if groups == 1 {
+        work.into_iter().zip(dq_parts).for_each(run_group);
+        return;
+    }
+    work.into_par_iter().zip(dq_parts).for_each(run_group);
+    // dQ = Σ_g dQ_g, added in group order.
+    const CHUNK: usize = 4096;
+    dq_b.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
+        for part in &extra {
+            for (o, &x) in out.iter_mut().zip(&part[c * CHUNK..]) {
+                *o += x;
+            }
+        }
+    });
+}
+
 fn backward_cpu<F: Float>(
     inp: &Inputs<F>,
     plan: &RowPlan,
@@ -109,115 +212,29 @@ fn backward_cpu<F: Float>(
         s,
         e,
     } = *d;
-    let (br, bc) = (tiles.rows, tiles.keys);
     let mut dq = vec![F::zero(); batch * n_q * s];
     let mut dk = vec![F::zero(); batch * n_k * s];
     let mut dv = vec![F::zero(); batch * n_k * e];
-
-    // Pass 1: dQ over query tiles.
-    dq.par_chunks_mut(n_q * s)
-        .enumerate()
-        .for_each(|(b, dq_b)| {
-            dq_b.par_chunks_mut(br * s)
-                .enumerate()
-                .for_each(|(t, dq_t)| {
-                    let i0 = t * br;
-                    let nr = dq_t.len() / s;
-                    let row0 = b * n_q + i0;
-                    let rows = &plan.rows[row0..row0 + nr];
-                    let q_t = &inp.q[row0 * s..(row0 + nr) * s];
-                    let dc_t = &inp.dc[row0 * e..(row0 + nr) * e];
-                    let (k_b, v_b) = (&inp.k[b * n_k * s..], &inp.v[b * n_k * e..]);
-                    let kmax = rows
-                        .iter()
-                        .filter(|r| r.l > 0)
-                        .map(|r| r.lim)
-                        .max()
-                        .unwrap_or(0);
-                    let mut kt = vec![F::zero(); s * bc];
-                    let mut vt = vec![F::zero(); e * bc];
-                    let mut sc = vec![F::zero(); nr * bc];
-                    let mut da = vec![F::zero(); nr * bc];
-                    for j0 in (0..kmax).step_by(bc) {
-                        let nc = bc.min(kmax - j0);
-                        transpose_rows(k_b, s, j0, nc, &mut kt[..s * nc]);
-                        transpose_rows(v_b, e, j0, nc, &mut vt[..e * nc]);
-                        block_product(q_t, s, &kt[..s * nc], nc, &mut sc[..nr * nc]);
-                        block_product(dc_t, e, &vt[..e * nc], nc, &mut da[..nr * nc]);
-                        tile_grads(
-                            rows,
-                            row0,
-                            inp,
-                            plan,
-                            b,
-                            j0,
-                            nc,
-                            form,
-                            &mut sc[..nr * nc],
-                            &mut da[..nr * nc],
-                        );
-                        for r in 0..nr {
-                            add_weighted_rows(
-                                &da[r * nc..(r + 1) * nc],
-                                k_b,
-                                s,
-                                j0,
-                                &mut dq_t[r * s..(r + 1) * s],
-                            );
-                        }
-                    }
-                });
-        });
-
-    // Pass 2: dK and dV over key tiles.
-    dk.par_chunks_mut(n_k * s)
-        .zip(dv.par_chunks_mut(n_k * e))
-        .enumerate()
-        .for_each(|(b, (dk_b, dv_b))| {
-            dk_b.par_chunks_mut(bc * s)
-                .zip(dv_b.par_chunks_mut(bc * e))
-                .enumerate()
-                .for_each(|(t, (dk_t, dv_t))| {
-                    let j0 = t * bc;
-                    let nc = dk_t.len() / s;
-                    let (k_b, v_b) = (&inp.k[b * n_k * s..], &inp.v[b * n_k * e..]);
-                    let mut kt = vec![F::zero(); s * nc];
-                    let mut vt = vec![F::zero(); e * nc];
-                    transpose_rows(k_b, s, j0, nc, &mut kt);
-                    transpose_rows(v_b, e, j0, nc, &mut vt);
-                    let mut sc = vec![F::zero(); br * nc];
-                    let mut da = vec![F::zero(); br * nc];
-                    // Transposed tiles (keys × rows) so the dK/dV updates are axpys too.
-                    let mut pt = vec![F::zero(); nc * br];
-                    let mut gt = vec![F::zero(); nc * br];
-                    for i0 in (0..n_q).step_by(br) {
-                        let nr = br.min(n_q - i0);
-                        let row0 = b * n_q + i0;
-                        let rows = &plan.rows[row0..row0 + nr];
-                        if rows.iter().all(|r| r.l == 0 || r.lim <= j0) {
-                            continue;
-                        }
-                        let q_t = &inp.q[row0 * s..(row0 + nr) * s];
-                        let dc_t = &inp.dc[row0 * e..(row0 + nr) * e];
-                        block_product(q_t, s, &kt, nc, &mut sc[..nr * nc]);
-                        block_product(dc_t, e, &vt, nc, &mut da[..nr * nc]);
-                        let (sc, da) = (&mut sc[..nr * nc], &mut da[..nr * nc]);
-                        tile_grads(rows, row0, inp, plan, b, j0, nc, form, sc, da);
-                        for r in 0..nr {
-                            for c in 0..nc {
-                                pt[c * nr + r] = sc[r * nc + c];
-                                gt[c * nr + r] = da[r * nc + c];
-                            }
-                        }
-                        for c in 0..nc {
-                            let dv_row = &mut dv_t[c * e..(c + 1) * e];
-                            add_weighted_rows(&pt[c * nr..(c + 1) * nr], inp.dc, e, row0, dv_row);
-                            let dk_row = &mut dk_t[c * s..(c + 1) * s];
-                            add_weighted_rows(&gt[c * nr..(c + 1) * nr], inp.q, s, row0, dk_row);
-                        }
-                    }
-                });
-        });
+    let threads = rayon::current_num_threads().max(1);
+    if batch >= threads {
+        dq.par_chunks_mut(n_q * s)
+            .zip(dk.par_chunks_mut(n_k * s))
+            .zip(dv.par_chunks_mut(n_k * e))
+            .enumerate()
+            .for_each(|(b, ((dq_b, dk_b), dv_b))| {
+                batch_element(inp, plan, d, form, tiles, b, 1, dq_b, dk_b, dv_b)
+            });
+    } else {
+        let key_tiles = n_k.div_ceil(tiles.keys.min(n_k));
+        let groups = threads.min(key_tiles);
+        let per_batch = dq
+            .chunks_mut(n_q * s)
+            .zip(dk.chunks_mut(n_k * s))
+            .zip(dv.chunks_mut(n_k * e));
+        for (b, ((dq_b, dk_b), dv_b)) in per_batch.enumerate() {
+            batch_element(inp, plan, d, form, tiles, b, groups, dq_b, dk_b, dv_b);
+        }
+    }
     (dq, dk, dv)
 }
 
