@@ -25,6 +25,19 @@
 //! training distribution. (n = 32 rather than 64 keeps the run within minutes on 2 cores.)
 //!
 //! Single seed: differences of a point or two between runs are noise, not findings.
+//!
+//! Known result (`examples/ablate`): at this size the GAU model does NOT learn MQAR.
+//! It reaches the "bag of values" plateau (loss ≈ 1.4–1.6, accuracy ≈ 28 %: it guesses among
+//! the values present) and stays there: 3000 steps at constant lr 3e-3, lr 1e-2 (worse),
+//! weight init gain 1 instead of (2L)^(−1/3), all stall; the MHA+FFN blocks solve it (≈ 1000
+//! steps at constant lr 3e-3). No implementation fault was found: a
+//! one-layer GauAlpha learns "copy the previous token" (RoPE, causal mask and model wiring work)
+//! in 200 steps, and the layer matches the oracle fixtures. Why it stalls is open: putting the
+//! value before its key (so a query's token matches the key position itself) also stalls
+//! (2000 steps), so "GAU's one shared-Z head cannot match the query to the value position's
+//! previous-token content" is not the (whole) answer. So the Softmax vs SoftmaxPlus table of
+//! Part 2 compares two models that have not learned the task; it shows nothing about length
+//! generalisation until a GAU setting that learns MQAR is found.
 
 mod models;
 mod task;

@@ -7,7 +7,7 @@
 //! Both use the same token-table initialisation; only the blocks differ.
 
 use gau::baseline::{MhaFfn, MhaFfnCache};
-use gau::{GauAlpha, GauAlphaCache, GauAlphaConfig, Mask, Train};
+use gau::{Gau, GauAlpha, GauAlphaCache, GauAlphaConfig, GauCache, GauConfig, Mask, Train};
 use kernels::ops::add::add_assign;
 use kernels::ops::embedding::{embedding_backward, embedding_forward};
 use kernels::ops::matmul::{matmul, matmul_backward};
@@ -178,15 +178,144 @@ impl Module for MhaLm {
     }
 }
 
+/// Plain [`Gau`] layers (any [`GauConfig`]) in [`MhaLm`]'s frame: token table, RMSNorm,
+/// `x ← RMSNorm(x + GAU(x))` per layer, tied head. No segment table. Used by the `ablate`
+/// example (the demo itself does not build one, hence the `allow`).
+#[allow(dead_code)]
+pub struct GauLm {
+    vocab: usize,
+    d: usize,
+    token: Embedding,
+    layers: Vec<Gau>,
+    norm: RmsNorm,
+}
+
+pub struct GauLmCache {
+    ids: Vec<u32>,
+    embed_norm: RmsNormCache,
+    layers: Vec<(GauCache, RmsNormCache)>,
+    head_in: Tensor,
+    shape: [usize; 2],
+}
+
+#[allow(dead_code)]
+impl GauLm {
+    /// `layers` layers of `cfg`; the token table as [`MhaLm::new`] draws it for `table_gain`.
+    pub fn new(
+        vocab: usize,
+        cfg: GauConfig,
+        layers: usize,
+        table_gain: f64,
+        seed: u64,
+    ) -> Result<GauLm> {
+        let fan = if (10..=10000).contains(&vocab) {
+            vocab
+        } else {
+            cfg.d
+        };
+        let init = Init::TruncatedNormal {
+            std: 1.13684723 * table_gain / (fan as f64).sqrt(),
+        };
+        let token = Embedding::with_init(
+            vocab,
+            cfg.d,
+            init,
+            DType::F32,
+            nn::init::sub_seed(seed, "embed.token"),
+        )?;
+        let layers = (0..layers)
+            .map(|k| {
+                Gau::new(
+                    cfg,
+                    DType::F32,
+                    nn::init::sub_seed(seed, &format!("layers.{k}")),
+                )
+            })
+            .collect::<gau::Result<Vec<_>>>()?;
+        Ok(GauLm {
+            vocab,
+            d: cfg.d,
+            token,
+            layers,
+            norm: RmsNorm::without_gain(cfg.d, 1e-12)?,
+        })
+    }
+
+    fn forward(&self, ids: &[u32], shape: [usize; 2], mask: &Mask) -> Result<(Tensor, GauLmCache)> {
+        let [b, n] = shape;
+        let e = embedding_forward(&self.token.table.value, ids)?.reshape(&[b, n, self.d])?;
+        let (mut x, embed_norm) = self.norm.forward(&e)?;
+        let mut caches = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let (y, gc) = l.forward(&x, mask)?;
+            let r = kernels::ops::add::add_forward(&x, &y)?;
+            let (xn, nc) = self.norm.forward(&r)?;
+            caches.push((gc, nc));
+            x = xn;
+        }
+        let h = x.reshape(&[b * n, self.d])?;
+        let logits =
+            matmul(&h, &self.token.table.value, false, true)?.reshape(&[b, n, self.vocab])?;
+        Ok((
+            logits,
+            GauLmCache {
+                ids: ids.to_vec(),
+                embed_norm,
+                layers: caches,
+                head_in: h,
+                shape,
+            },
+        ))
+    }
+
+    fn backward(&mut self, c: GauLmCache, dlogits: &Tensor, sink: &mut dyn GradSink) -> Result<()> {
+        let [b, n] = c.shape;
+        let dl = dlogits.try_clone()?.reshape(&[b * n, self.vocab])?;
+        let (dh, mut dtok) =
+            matmul_backward(&c.head_in, &self.token.table.value, &dl, false, true)?;
+        let mut dx = dh.reshape(&[b, n, self.d])?;
+        for (k, (gc, nc)) in c.layers.into_iter().enumerate().rev() {
+            let dr = self.norm.backward(nc, &dx, &mut nn::Accumulate)?;
+            let mut scoped = Scoped::new(sink, Prefix::root().child("layers").child(k));
+            let dxl = self.layers[k].backward(gc, &dr, &mut scoped)?;
+            dx = kernels::ops::add::add_forward(&dr, &dxl)?;
+        }
+        let de = self.norm.backward(c.embed_norm, &dx, &mut nn::Accumulate)?;
+        let de = de.reshape(&[b * n, self.d])?;
+        add_assign(&mut dtok, &embedding_backward(&de, &c.ids, self.vocab)?)?;
+        sink.accept("embed.token", &mut self.token.table, dtok)?;
+        Ok(())
+    }
+}
+
+impl Module for GauLm {
+    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
+        f(&p.join("embed.token"), &self.token.table);
+        for (k, l) in self.layers.iter().enumerate() {
+            l.visit(&p.child("layers").child(k), f);
+        }
+    }
+
+    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
+        f(&p.join("embed.token"), &mut self.token.table);
+        for (k, l) in self.layers.iter_mut().enumerate() {
+            l.visit_mut(&p.child("layers").child(k), f);
+        }
+    }
+}
+
 /// Either model, behind one forward/backward.
 pub enum Model {
     Gau(GauAlpha),
     Mha(MhaLm),
+    #[allow(dead_code)]
+    Layers(GauLm),
 }
 
 pub enum Cache {
     Gau(GauAlphaCache),
     Mha(MhaLmCache),
+    Layers(GauLmCache),
 }
 
 impl Model {
@@ -203,6 +332,10 @@ impl Model {
                 let (l, c) = m.forward(ids, shape, &mask)?;
                 (l, Cache::Mha(c))
             }
+            Model::Layers(m) => {
+                let (l, c) = m.forward(ids, shape, &mask)?;
+                (l, Cache::Layers(c))
+            }
         })
     }
 
@@ -210,6 +343,7 @@ impl Model {
         match (self, c) {
             (Model::Gau(m), Cache::Gau(c)) => m.backward(c, dlogits, sink)?,
             (Model::Mha(m), Cache::Mha(c)) => m.backward(c, dlogits, sink)?,
+            (Model::Layers(m), Cache::Layers(c)) => m.backward(c, dlogits, sink)?,
             _ => return Err("a cache from the other model".into()),
         }
         Ok(())
@@ -232,6 +366,7 @@ impl Module for Model {
         match self {
             Model::Gau(m) => m.visit(p, f),
             Model::Mha(m) => m.visit(p, f),
+            Model::Layers(m) => m.visit(p, f),
         }
     }
 
@@ -239,6 +374,7 @@ impl Module for Model {
         match self {
             Model::Gau(m) => m.visit_mut(p, f),
             Model::Mha(m) => m.visit_mut(p, f),
+            Model::Layers(m) => m.visit_mut(p, f),
         }
     }
 }

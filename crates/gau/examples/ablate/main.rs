@@ -1,0 +1,197 @@
+//! Ablations behind the demo's GAU-vs-MHA finding: short runs of GAU variants and the MHA
+//! baseline on two tasks, constant AdamW lr after a 10 % linear warm-up, batch 16 × 32, printing
+//! the mean loss and the last batch's answer accuracy five times per run.
+//!
+//! ```text
+//! cargo run --release -p gau --example ablate -- TASK VARIANT STEPS LR [LAYERS]
+//!   TASK     prev  (target = the previous token; a position lookup, 1 layer suffices)
+//!            mqar  (the demo's task: n = 32, 4 pairs)
+//!   VARIANT  mha     MHA+FFN blocks (⌈LAYERS/2⌉ of them)
+//!            alpha   GauAlpha with LAYERS layers (the demo's GAU model, with its segment row)
+//!            alpha0  the same with the segment row zeroed at init (still trained)
+//!            base    plain Gau layers in MHA's frame (no segment row), comma-joined options:
+//!                    norope, half (RoPE HalfSplit), gain1, offset, bias, scale1, plus
+//!   GAU_SCALE_W=f   multiplies every w_in and w_o at init by f (1.5874 = 4^(1/3): gain 1 at 4 layers)
+//! ```
+
+#![allow(dead_code)] // the demo's modules are shared; not every item is used here
+
+#[path = "../demo/models.rs"]
+mod models;
+#[path = "../demo/task.rs"]
+mod task;
+
+use gau::{GauAlpha, GauConfig, Normalization, RopeLayout, ScoreScale};
+use kernels::DType;
+use kernels::ops::cross_entropy::{
+    CrossEntropyOpts, cross_entropy_backward, cross_entropy_forward,
+};
+use lion_tiger::{AdamWConfig, Algorithm, Optimizer};
+use models::{GauLm, MhaLm, Model, Sizes};
+use task::{Batch, SplitMix64};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const V: task::Vocab = task::Vocab {
+    keys: 32,
+    values: 32,
+};
+
+fn prev_batch(b: usize, n: usize, seed: u64) -> Batch {
+    let mut r = SplitMix64::new(seed);
+    let mut ids = vec![];
+    let mut targets = vec![];
+    for _ in 0..b {
+        let mut last = None;
+        for _ in 0..n {
+            let t = r.below(V.size()) as u32;
+            ids.push(t);
+            targets.push(last.map_or(task::IGNORE, |x: u32| x as i64));
+            last = Some(t);
+        }
+    }
+    Batch { ids, targets, b, n }
+}
+
+fn main() -> Result<()> {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let taskname = a[0].clone();
+    let variant = a[1].clone();
+    let steps: usize = a[2].parse()?;
+    let lr: f64 = a[3].parse()?;
+    let layers: usize = a.get(4).map_or(Ok(4), |s| s.parse())?;
+    let sz = Sizes {
+        vocab: V.size(),
+        d: 64,
+        e: 128,
+        s: 32,
+        blocks: layers.div_ceil(2),
+        heads: 2,
+        max_len: 256,
+    };
+    let gain = (layers as f64).powf(-1.0 / 3.0);
+    let mut cfg = GauConfig {
+        norm: Normalization::Softmax,
+        max_len: 256,
+        init_gain: gain,
+        ..GauConfig::new(64, 128, 32)
+    };
+    for opt in variant.split(',') {
+        match opt {
+            "base" | "alpha" | "mha" | "alpha0" => {}
+            "norope" => cfg.rope = None,
+            "half" => cfg.rope = Some(RopeLayout::HalfSplit),
+            "gain1" => cfg.init_gain = 1.0,
+            "offset" => cfg.offset = true,
+            "bias" => cfg.bias = true,
+            "scale1" => cfg.scale = ScoreScale::Fixed(1.0),
+            "plus" => cfg.norm = Normalization::SoftmaxPlus { floor: 16 },
+            o => return Err(format!("unknown {o}").into()),
+        }
+    }
+    let mut model = if variant == "alpha0" {
+        let mut c = sz.gau_config(Normalization::Softmax);
+        c.layers = layers;
+        let mut m = Model::Gau(GauAlpha::new(c, DType::F32, 0)?);
+        use nn::Module;
+        m.visit_mut(&nn::Prefix::root(), &mut |name, p| {
+            if name == "embed.segment" {
+                p.value = kernels::Tensor::from_vec(vec![0f32; p.value.numel()], p.value.shape())
+                    .unwrap();
+            }
+        });
+        m
+    } else if variant == "mha" {
+        Model::Mha(MhaLm::new(&sz, 0)?)
+    } else if variant == "alpha" {
+        let mut c = sz.gau_config(Normalization::Softmax);
+        c.layers = layers;
+        Model::Gau(GauAlpha::new(c, DType::F32, 0)?)
+    } else {
+        Model::Layers(GauLm::new(V.size(), cfg, layers, gain, 0)?)
+    };
+    if let Ok(f) = std::env::var("GAU_SCALE_W") {
+        let f: f32 = f.parse()?;
+        use nn::Module;
+        model.visit_mut(&nn::Prefix::root(), &mut |name, p| {
+            if name.ends_with("w_in")
+                || name.ends_with("w_o")
+                || name.starts_with("embed") && std::env::var_os("GAU_SCALE_EMB").is_some()
+            {
+                let v: Vec<f32> = p
+                    .value
+                    .to_vec::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x * f)
+                    .collect();
+                p.value = kernels::Tensor::from_vec(v, p.value.shape()).unwrap();
+            }
+        });
+    }
+    let mut opt = Optimizer::new(
+        Algorithm::AdamW(AdamWConfig {
+            lr,
+            weight_decay: 0.01,
+            ..Default::default()
+        }),
+        &model,
+        &[],
+    )?;
+    let ce = CrossEntropyOpts::default();
+    let warm = (steps / 10).max(1);
+    let (mut win, mut cnt) = (0.0, 0);
+    let t0 = std::time::Instant::now();
+    for t in 0..steps {
+        let lr_t = if t < warm {
+            lr * (t + 1) as f64 / warm as f64
+        } else {
+            lr
+        };
+        opt.set_algorithm(Algorithm::AdamW(AdamWConfig {
+            lr: lr_t,
+            weight_decay: 0.01,
+            ..Default::default()
+        }))?;
+        let b = if taskname == "prev" {
+            prev_batch(16, 32, 7 + t as u64)
+        } else {
+            task::batch(&V, 16, 32, 4, 7 + t as u64)?
+        };
+        let (logits, cache) = model.forward(&b.ids, [b.b, b.n])?;
+        let flat = logits.reshape(&[b.b * b.n, V.size()])?;
+        let fwd = cross_entropy_forward(&flat, &b.targets, &ce)?;
+        let dl = cross_entropy_backward(&flat, &b.targets, &fwd, 1.0, &ce)?.reshape(&[
+            b.b,
+            b.n,
+            V.size(),
+        ])?;
+        model.backward(cache, &dl, &mut opt)?;
+        // accuracy on this batch (before the update's effect)
+        let l = flat.to_vec::<f32>()?;
+        let (mut right, mut tot) = (0, 0);
+        for (row, &tg) in b.targets.iter().enumerate() {
+            if tg == task::IGNORE {
+                continue;
+            }
+            let r = &l[row * V.size()..(row + 1) * V.size()];
+            let arg = (0..r.len()).fold(0, |a, j| if r[j] > r[a] { j } else { a });
+            right += (arg as i64 == tg) as usize;
+            tot += 1;
+        }
+        win += fwd.loss;
+        cnt += 1;
+        if (t + 1) % (steps / 5).max(1) == 0 {
+            println!(
+                "{taskname} {variant:<16} L{layers} lr {lr:.0e} step {:>5} loss {:.3} acc {:.2} ({:.0} ms/step)",
+                t + 1,
+                win / cnt as f64,
+                right as f64 / tot as f64,
+                1e3 * t0.elapsed().as_secs_f64() / (t + 1) as f64
+            );
+            win = 0.0;
+            cnt = 0;
+        }
+    }
+    Ok(())
+}
