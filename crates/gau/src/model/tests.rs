@@ -1,7 +1,8 @@
 use super::*;
-use kernels::testing::{randn, rng};
+use crate::core::tests::check_opts;
+use crate::test_support::{SPREAD, Spread, masks, randomise};
+use nn::Accumulate;
 use nn::gradcheck::{Checkable, GradCheckOptions, gradcheck};
-use nn::{Accumulate, ParamRole};
 
 fn tiny(norm: Normalization) -> GauAlphaConfig {
     GauAlphaConfig {
@@ -57,24 +58,6 @@ impl Checkable for Check {
     }
 }
 
-/// Every parameter random at O(1) scale, so no gradient is trivially small.
-fn randomise(m: &mut GauAlpha, seed: u64) {
-    let mut k = 0;
-    m.visit_mut(&Prefix::root(), &mut |_, p| {
-        k += 1;
-        let scale = if p.role == ParamRole::Matrix {
-            0.7
-        } else {
-            0.5
-        };
-        let v: Vec<f64> = randn(&mut rng(seed * 100 + k), p.numel())
-            .into_iter()
-            .map(|x| x * scale)
-            .collect();
-        p.value = Tensor::from_vec(v, p.value.shape()).unwrap();
-    });
-}
-
 #[test]
 fn names_are_stable() {
     let m = GauAlpha::new(tiny(Normalization::Softmax), DType::F32, 0).unwrap();
@@ -100,34 +83,64 @@ fn names_are_stable() {
     assert_eq!(per_layer, 3_637_504);
 }
 
+/// Every parameter against f64 central differences (all coordinates: every tensor has ≤ 256
+/// entries), for every normalisation (softmax, SoftmaxPlus at floors 1 and 16, relu²/l, the
+/// paper's relu² with each ν) × bidirectional / causal × no padding / padding (lengths or an
+/// explicit key mask, alternating); dropout on in half of the cases.
+///
+/// Test point: matrices N(0, 0.7²), gains γ = 2 + N(0, 0.5²). The relu² branches scale like γ⁴;
+/// with γ = O(0.5) their GAU output is far below the residual, post-norm then shrinks their
+/// parameter gradients towards the loss's roundoff, and the check measures roundoff.
+///
+/// Step and tolerance: ε = 1e-5 (as the layer checks) and agreement 1e-5 instead of the
+/// layers' 1e-6. Reason, measured: the model's loss sums 110 logits through two post-normed
+/// layers and a tied head, and its roundoff divided by ε is ~1e-9, i.e. up to a few 1e-6
+/// relative on entries near the checker's floor (1e-3·‖g‖∞). An ε sweep of such an entry
+/// (1e-2 … 1e-6) shows the error growing as ε shrinks and falling to 2e-13 at ε = 1e-2, so
+/// roundoff and not the backward. Each layer the model composes is checked at 1e-6 on its own
+/// (`layer::tests`), and a wiring error in the model would be O(1), far above 1e-5.
 #[test]
-fn gradcheck_all_parameters_with_dropout_and_padding() {
-    for norm in [
-        Normalization::SoftmaxPlus { floor: 1 },
-        Normalization::Softmax,
-    ] {
-        for causal in [false, true] {
+fn gradcheck_every_parameter_every_combination() {
+    let spread = Spread {
+        gain_shift: 2.0,
+        ..SPREAD
+    };
+    let opts = GradCheckOptions {
+        tol: 1e-5,
+        ..check_opts()
+    };
+    let mut worst: f64 = 0.0;
+    let mut count = 0;
+    for (i, norm) in Normalization::all().into_iter().enumerate() {
+        // Unpadded, and one of the two paddings (alternating over the normalisations), each
+        // bidirectional and causal: 28 checks keep the sweep near 10 s under load.
+        let padded = 1 + i % 2;
+        let some = masks(2, 5).into_iter().enumerate();
+        for (j, mask) in some.filter(|(j, _)| j % 3 == 0 || j % 3 == padded) {
             let mut model = GauAlpha::new(tiny(norm), DType::F64, 1).unwrap();
-            randomise(&mut model, 3);
-            let mask = Mask {
-                causal,
-                ..Mask::none()
-            }
-            .with_lengths(&[5, 3]);
+            randomise(&mut model, 3 + i as u64, spread);
+            let train = if (i + j) % 2 == 0 {
+                Train::Train { seed: 9 }
+            } else {
+                Train::Eval
+            };
             let mut c = Check {
                 model,
                 segments: vec![0, 0, 1, 1, 1, 0, 1, 1, 0, 0],
                 shape: [2, 5],
-                mask,
-                train: Train::Train { seed: 9 },
+                mask: mask.clone(),
+                train,
             };
             let ids = vec![1u32, 4, 7, 10, 2, 3, 3, 0, 9, 5];
-            let rep = gradcheck(&mut c, &ids, &GradCheckOptions::default()).unwrap();
+            let rep = gradcheck(&mut c, &ids, &opts)
+                .unwrap_or_else(|e| panic!("{norm:?} {mask:?} {train:?}: {e}"));
             assert_eq!(rep.entries.len(), 10);
-            println!("{norm:?} causal {causal}: worst {:.2e}", rep.worst());
-            assert!(rep.worst() < 1e-6, "{norm:?} causal {causal}\n{rep}");
+            assert!(rep.entries.iter().all(|e| e.probes == e.numel), "{rep}");
+            worst = worst.max(rep.worst());
+            count += 1;
         }
     }
+    eprintln!("GAU-α gradcheck: {count} configurations, worst relative error {worst:.2e}");
 }
 
 #[test]
@@ -176,6 +189,16 @@ fn eval_is_deterministic_and_dropout_changes_training_output() {
     assert_eq!(run(Train::Train { seed: 1 }), run(Train::Train { seed: 1 }));
 }
 
+/// `r` is a checkpoint mismatch one of whose problems mentions `needle`.
+fn expect_mismatch(r: Result<()>, needle: &str) {
+    match r {
+        Err(Error::Nn(nn::Error::CheckpointMismatch { problems, .. })) => {
+            assert!(problems.iter().any(|p| p.contains(needle)), "{problems:?}");
+        }
+        other => panic!("expected a checkpoint mismatch, got {:?}", other.err()),
+    }
+}
+
 #[test]
 fn checkpoint_round_trip_and_mismatch() {
     let dir = std::env::temp_dir().join(format!("gau-alpha-ckpt-{}", std::process::id()));
@@ -205,15 +228,7 @@ fn checkpoint_round_trip_and_mismatch() {
         0,
     )
     .unwrap();
-    match c.load(&path) {
-        Err(Error::Nn(nn::Error::CheckpointMismatch { problems, .. })) => {
-            assert!(
-                problems.iter().any(|p| p.contains("embed.token")),
-                "{problems:?}"
-            );
-        }
-        other => panic!("expected a checkpoint mismatch, got {:?}", other.err()),
-    }
+    expect_mismatch(c.load(&path), "embed.token");
     // A model with 3 layers: layers.2.* are missing.
     let mut d3 = GauAlpha::new(
         GauAlphaConfig {
@@ -224,17 +239,7 @@ fn checkpoint_round_trip_and_mismatch() {
         0,
     )
     .unwrap();
-    match d3.load(&path) {
-        Err(Error::Nn(nn::Error::CheckpointMismatch { problems, .. })) => {
-            assert!(
-                problems
-                    .iter()
-                    .any(|p| p.contains("missing: layers.2.w_in")),
-                "{problems:?}"
-            );
-        }
-        other => panic!("expected a checkpoint mismatch, got {:?}", other.err()),
-    }
+    expect_mismatch(d3.load(&path), "missing: layers.2.w_in");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
