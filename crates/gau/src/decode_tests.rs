@@ -13,6 +13,7 @@ fn cfg(norm: Normalization) -> GauAlphaConfig {
         norm,
         max_len: 8,
         dropout: 0.1,
+        attention_dropout: 0.1,
         eps: 1e-12,
     }
 }

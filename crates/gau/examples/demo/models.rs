@@ -57,6 +57,7 @@ impl Sizes {
             norm,
             max_len: self.max_len,
             dropout: 0.0,
+            attention_dropout: 0.0,
             eps: 1e-12,
         }
     }

@@ -17,13 +17,15 @@
 //! table has more than 10000 or fewer than 10 rows, when it is `d`. γ = 1.
 //!
 //! Dropout uses `kernels::ops::dropout` with a seed per site derived from the call's seed;
-//! [`Train::Eval`] turns it off. Attention dropout on `A` (GAU-α: 0.1) is not implemented:
-//! the fused core never stores `A`.
+//! [`Train::Eval`] turns it off. Attention dropout on the normalised `A` (GAU-α: 0.1) runs
+//! inside the attention core ([`crate::core::AttentionDropout`]: the keep mask is a counter hash
+//! of `(b, i, j)`, regenerated in the backward, so the fused core still never stores `A`).
 //!
 //! Parameter names (stable, checkpoint keys): `embed.token [vocab, d]`, `embed.segment
 //! [segments, d]`, `layers.<k>.w_in`, `layers.<k>.gamma_q`, `layers.<k>.gamma_k`,
 //! `layers.<k>.w_o` (plus the layer's optional biases and offsets, see [`crate::layer`]).
 
+use crate::core::AttentionDropout;
 use crate::layer::{Gau, GauCache, GauConfig};
 use crate::mask::Mask;
 use crate::norm::Normalization;
@@ -56,6 +58,8 @@ pub struct GauAlphaConfig {
     pub max_len: usize,
     /// Hidden dropout after the embeddings, after each GAU and before the head (0.1).
     pub dropout: f64,
+    /// Dropout on the normalised attention `A` inside each GAU's core (0.1).
+    pub attention_dropout: f64,
     /// RMSNorm ε (1e-12).
     pub eps: f64,
 }
@@ -73,6 +77,7 @@ impl GauAlphaConfig {
             norm: Normalization::SoftmaxPlus { floor: 1 },
             max_len: 512,
             dropout: 0.1,
+            attention_dropout: 0.1,
             eps: 1e-12,
         }
     }
@@ -95,11 +100,15 @@ impl GauAlphaConfig {
                 self.vocab, self.segments, self.layers
             )));
         }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::InvalidConfig(format!(
-                "dropout must be in [0, 1), got {}",
-                self.dropout
-            )));
+        for (what, p) in [
+            ("dropout", self.dropout),
+            ("attention_dropout", self.attention_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::InvalidConfig(format!(
+                    "{what} must be in [0, 1), got {p}"
+                )));
+            }
         }
         self.layer().validate()
     }
@@ -216,6 +225,18 @@ impl GauAlpha {
         }
     }
 
+    /// The attention dropout of layer `k`: a seed per layer derived from the call's seed (sites
+    /// above the hidden-dropout ones), none in evaluation.
+    fn attention_drop(&self, train: Train, k: usize) -> AttentionDropout {
+        match train {
+            Train::Train { seed } if self.cfg.attention_dropout > 0.0 => AttentionDropout::new(
+                self.cfg.attention_dropout,
+                mix64(seed ^ ((1 << 32) + k as u64)),
+            ),
+            _ => AttentionDropout::NONE,
+        }
+    }
+
     fn drop_back(&self, dy: Tensor, train: Train, site: u64) -> Result<Tensor> {
         match train {
             Train::Train { seed } if self.cfg.dropout > 0.0 => {
@@ -267,7 +288,7 @@ impl GauAlpha {
         let (mut x, embed_norm) = self.norm.forward(&e)?;
         let mut blocks = Vec::with_capacity(self.layers.len());
         for (k, layer) in self.layers.iter().enumerate() {
-            let (y, gc) = layer.forward(&x, mask)?;
+            let (y, gc) = layer.forward_with_dropout(&x, mask, self.attention_drop(train, k))?;
             let y = self.drop(y, train, 1 + k as u64)?;
             let (xn, nc) = self.norm.forward(&add_forward(&x, &y)?)?;
             blocks.push((gc, nc));

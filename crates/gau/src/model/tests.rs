@@ -15,6 +15,7 @@ fn tiny(norm: Normalization) -> GauAlphaConfig {
         norm,
         max_len: 16,
         dropout: 0.2,
+        attention_dropout: 0.15,
         eps: 1e-12,
     }
 }
@@ -189,6 +190,31 @@ fn eval_is_deterministic_and_dropout_changes_training_output() {
     assert_eq!(run(Train::Train { seed: 1 }), run(Train::Train { seed: 1 }));
 }
 
+#[test]
+fn attention_dropout_alone_changes_training_output() {
+    let (ids, seg) = (vec![1u32, 2, 3, 4, 5, 6], vec![0u32; 6]);
+    let run = |attention_dropout, t| {
+        let cfg = GauAlphaConfig {
+            dropout: 0.0,
+            attention_dropout,
+            ..tiny(Normalization::default())
+        };
+        let m = GauAlpha::new(cfg, DType::F64, 2).unwrap();
+        m.forward(&ids, &seg, [1, 6], &Mask::causal(), t)
+            .unwrap()
+            .0
+            .to_vec::<f64>()
+            .unwrap()
+    };
+    let train = Train::Train { seed: 3 };
+    // Without any dropout, training and evaluation are the same function.
+    assert_eq!(run(0.0, train), run(0.0, Train::Eval));
+    // Attention dropout alone changes the training output, never the evaluation one.
+    assert_ne!(run(0.5, train), run(0.5, Train::Eval));
+    assert_eq!(run(0.5, Train::Eval), run(0.0, Train::Eval));
+    assert_eq!(run(0.5, train), run(0.5, train));
+}
+
 /// `r` is a checkpoint mismatch one of whose problems mentions `needle`.
 fn expect_mismatch(r: Result<()>, needle: &str) {
     match r {
@@ -292,6 +318,19 @@ fn bad_inputs_are_typed_errors() {
         )
         .is_err()
     );
+    for attention_dropout in [1.0, -0.1, f64::NAN] {
+        assert!(matches!(
+            GauAlpha::new(
+                GauAlphaConfig {
+                    attention_dropout,
+                    ..tiny(Normalization::Softmax)
+                },
+                DType::F32,
+                0
+            ),
+            Err(Error::InvalidConfig(_))
+        ));
+    }
     assert!(
         GauAlpha::new(
             GauAlphaConfig {
