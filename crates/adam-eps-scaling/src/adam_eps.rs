@@ -39,6 +39,7 @@ pub fn clip_closed_moments(a: f64, b: f64) -> (f64, f64) {
 /// Su 2024 approximate moments (spec §6.3), dimensionless: `m ≈ a/√(a²+b²+π/2)`,
 /// `q ≈ 1 − b²/(a²+b²+π/2)`, hence `v = q − m² = (π/2)/(a²+b²+π/2)`. At b = 0 this is §5.2's
 /// sign approximation. Derived for SoftSign; used unchanged for AdamDiv and Clip (R3 gives its error).
+#[inline(always)]
 pub fn su2024_mv(a: f64, b: f64) -> (f64, f64) {
     let d = a * a + b * b + FRAC_PI_2;
     (a / d.sqrt(), FRAC_PI_2 / d)
@@ -46,6 +47,7 @@ pub fn su2024_mv(a: f64, b: f64) -> (f64, f64) {
 
 /// Mean-field 2025 moments (spec §5.4/§6.4): `m ≈ a/√(a²+1+b²)`, `q ≈ (a²+1)/(a²+1+b²)`,
 /// `v = 1/(a²+1+b²)`. No Gaussian assumption; its ε → ∞ limit is exactly SGD.
+#[inline(always)]
 pub fn mean_field_2025_mv(a: f64, b: f64) -> (f64, f64) {
     let d = a * a + 1.0 + b * b;
     (a / d.sqrt(), 1.0 / d)

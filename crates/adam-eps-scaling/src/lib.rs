@@ -77,6 +77,7 @@
 
 pub mod adam_eps;
 pub mod cli;
+pub mod diag_sweep;
 pub mod dump;
 pub mod error;
 pub mod estimators;
@@ -92,12 +93,15 @@ pub mod signsgd;
 pub mod simulator;
 pub mod stats;
 pub mod surge;
+pub mod vecmath;
 
 pub use adam_eps::SoftSignMeanField;
 pub use error::{DumpError, LawError, Result};
 pub use fit::{fit_sgd_law, fit_steps_examples, fit_surge_law};
 pub use moments::{update_moments, update_moments_mv};
-pub use one_step::{OneStep, delta_l, log_grid, one_step, sweep};
+pub use one_step::{
+    OneStep, delta_l, log_grid, one_step, one_step_reference, sweep, sweep_reference,
+};
 pub use rules::{Moments, Rule};
 pub use sgd::{SgdLaw, b_noise, b_simple};
 pub use signsgd::{MeanFieldVariant, PowerLaw, SignMeanField, SurgeLaw};
