@@ -6,20 +6,77 @@
 //! cargo run --release -p gau --example ablate -- TASK VARIANT STEPS LR [LAYERS]
 //!   TASK     prev  (target = the previous token; a position lookup, 1 layer suffices)
 //!            mqar  (the demo's task: n = 32, 4 pairs)
-//!   VARIANT  mha     MHA+FFN blocks (⌈LAYERS/2⌉ of them)
+//!   VARIANT  mha     MHA+FFN blocks (⌈LAYERS/2⌉ of them, 2 heads; mha1: 1 head of 64)
 //!            alpha   GauAlpha with LAYERS layers (the demo's GAU model, with its segment row)
 //!            alpha0  the same with the segment row zeroed at init (still trained)
+//!            qk      GAU with separate query and key projections (qk.rs; not the spec's GAU)
 //!            base    plain Gau layers in MHA's frame (no segment row), comma-joined options:
 //!                    norope, half (RoPE HalfSplit), gain1, offset, bias, scale1, plus
 //!   GAU_SCALE_W=f   multiplies every w_in and w_o at init by f (1.5874 = 4^(1/3): gain 1 at 4 layers)
+//!   GAU_SCALE_GAMMA=f  multiplies γ_q and γ_k at init by f (scores by f²)
 //! ```
 
 #![allow(dead_code)] // the demo's modules are shared; not every item is used here
 
 #[path = "../demo/models.rs"]
 mod models;
+mod qk;
 #[path = "../demo/task.rs"]
 mod task;
+
+enum Any {
+    Demo(Model),
+    Qk(qk::QkLm),
+}
+
+enum AnyCache {
+    Demo(models::Cache),
+    Qk(qk::QkLmCache),
+}
+
+impl Any {
+    fn forward(&self, ids: &[u32], shape: [usize; 2]) -> Result<(kernels::Tensor, AnyCache)> {
+        Ok(match self {
+            Any::Demo(m) => {
+                let (l, c) = m.forward(ids, shape)?;
+                (l, AnyCache::Demo(c))
+            }
+            Any::Qk(m) => {
+                let (l, c) = m.forward(ids, shape)?;
+                (l, AnyCache::Qk(c))
+            }
+        })
+    }
+
+    fn backward(
+        &mut self,
+        c: AnyCache,
+        dl: &kernels::Tensor,
+        sink: &mut dyn nn::GradSink,
+    ) -> Result<()> {
+        match (self, c) {
+            (Any::Demo(m), AnyCache::Demo(c)) => m.backward(c, dl, sink),
+            (Any::Qk(m), AnyCache::Qk(c)) => m.backward(c, dl, sink),
+            _ => Err("cache mismatch".into()),
+        }
+    }
+}
+
+impl nn::Module for Any {
+    fn visit<'a>(&'a self, p: &nn::Prefix, f: &mut dyn FnMut(&str, &'a nn::Param)) {
+        match self {
+            Any::Demo(m) => m.visit(p, f),
+            Any::Qk(m) => m.visit(p, f),
+        }
+    }
+
+    fn visit_mut(&mut self, p: &nn::Prefix, f: &mut dyn FnMut(&str, &mut nn::Param)) {
+        match self {
+            Any::Demo(m) => m.visit_mut(p, f),
+            Any::Qk(m) => m.visit_mut(p, f),
+        }
+    }
+}
 
 use gau::{GauAlpha, GauConfig, Normalization, RopeLayout, ScoreScale};
 use kernels::DType;
@@ -78,7 +135,7 @@ fn main() -> Result<()> {
     };
     for opt in variant.split(',') {
         match opt {
-            "base" | "alpha" | "mha" | "alpha0" => {}
+            "base" | "alpha" | "mha" | "mha1" | "alpha0" | "qk" => {}
             "norope" => cfg.rope = None,
             "half" => cfg.rope = Some(RopeLayout::HalfSplit),
             "gain1" => cfg.init_gain = 1.0,
@@ -89,26 +146,32 @@ fn main() -> Result<()> {
             o => return Err(format!("unknown {o}").into()),
         }
     }
-    let mut model = if variant == "alpha0" {
-        let mut c = sz.gau_config(Normalization::Softmax);
-        c.layers = layers;
-        let mut m = Model::Gau(GauAlpha::new(c, DType::F32, 0)?);
-        use nn::Module;
-        m.visit_mut(&nn::Prefix::root(), &mut |name, p| {
-            if name == "embed.segment" {
-                p.value = kernels::Tensor::from_vec(vec![0f32; p.value.numel()], p.value.shape())
-                    .unwrap();
-            }
-        });
-        m
-    } else if variant == "mha" {
-        Model::Mha(MhaLm::new(&sz, 0)?)
-    } else if variant == "alpha" {
-        let mut c = sz.gau_config(Normalization::Softmax);
-        c.layers = layers;
-        Model::Gau(GauAlpha::new(c, DType::F32, 0)?)
+    let mut model = if variant == "qk" {
+        Any::Qk(qk::QkLm::new(V.size(), 64, 128, 32, layers, 0)?)
     } else {
-        Model::Layers(GauLm::new(V.size(), cfg, layers, gain, 0)?)
+        Any::Demo(if variant == "alpha0" {
+            let mut c = sz.gau_config(Normalization::Softmax);
+            c.layers = layers;
+            let mut m = Model::Gau(GauAlpha::new(c, DType::F32, 0)?);
+            use nn::Module;
+            m.visit_mut(&nn::Prefix::root(), &mut |name, p| {
+                if name == "embed.segment" {
+                    p.value =
+                        kernels::Tensor::from_vec(vec![0f32; p.value.numel()], p.value.shape())
+                            .unwrap();
+                }
+            });
+            m
+        } else if variant == "mha" || variant == "mha1" {
+            let heads = if variant == "mha1" { 1 } else { 2 };
+            Model::Mha(MhaLm::new(&Sizes { heads, ..sz }, 0)?)
+        } else if variant == "alpha" {
+            let mut c = sz.gau_config(Normalization::Softmax);
+            c.layers = layers;
+            Model::Gau(GauAlpha::new(c, DType::F32, 0)?)
+        } else {
+            Model::Layers(GauLm::new(V.size(), cfg, layers, gain, 0)?)
+        })
     };
     if let Ok(f) = std::env::var("GAU_SCALE_W") {
         let f: f32 = f.parse()?;
@@ -118,6 +181,22 @@ fn main() -> Result<()> {
                 || name.ends_with("w_o")
                 || name.starts_with("embed") && std::env::var_os("GAU_SCALE_EMB").is_some()
             {
+                let v: Vec<f32> = p
+                    .value
+                    .to_vec::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x * f)
+                    .collect();
+                p.value = kernels::Tensor::from_vec(v, p.value.shape()).unwrap();
+            }
+        });
+    }
+    if let Ok(f) = std::env::var("GAU_SCALE_GAMMA") {
+        let f: f32 = f.parse()?;
+        use nn::Module;
+        model.visit_mut(&nn::Prefix::root(), &mut |name, p| {
+            if name.ends_with("gamma_q") || name.ends_with("gamma_k") {
                 let v: Vec<f32> = p
                     .value
                     .to_vec::<f32>()

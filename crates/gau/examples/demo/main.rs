@@ -26,18 +26,21 @@
 //!
 //! Single seed: differences of a point or two between runs are noise, not findings.
 //!
-//! Known result (`examples/ablate`): at this size the GAU model does NOT learn MQAR.
-//! It reaches the "bag of values" plateau (loss ≈ 1.4–1.6, accuracy ≈ 28 %: it guesses among
-//! the values present) and stays there: 3000 steps at constant lr 3e-3, lr 1e-2 (worse),
-//! weight init gain 1 instead of (2L)^(−1/3), all stall; the MHA+FFN blocks solve it (≈ 1000
-//! steps at constant lr 3e-3). No implementation fault was found: a
-//! one-layer GauAlpha learns "copy the previous token" (RoPE, causal mask and model wiring work)
-//! in 200 steps, and the layer matches the oracle fixtures. Why it stalls is open: putting the
-//! value before its key (so a query's token matches the key position itself) also stalls
-//! (2000 steps), so "GAU's one shared-Z head cannot match the query to the value position's
-//! previous-token content" is not the (whole) answer. So the Softmax vs SoftmaxPlus table of
-//! Part 2 compares two models that have not learned the task; it shows nothing about length
-//! generalisation until a GAU setting that learns MQAR is found.
+//! Known result (`examples/ablate`, seed 0, single runs): at this size the GAU model does NOT
+//! learn MQAR. It reaches the "bag of values" plateau (loss ≈ 1.4–1.6, accuracy ≈ 28 %: it
+//! guesses among the values present) and stays there through 3000 steps at constant lr 3e-3;
+//! lr 1e-2 (worse), init gain 1 instead of (2L)^(−1/3), scores ×5.7 (γ ×2.38), 8 layers and a
+//! value-before-key order all stall too. The MHA+FFN blocks solve it (≈ 1000 steps at constant
+//! lr 3e-3; one head of 64 in ≈ 500). No implementation fault was found: a one-layer GauAlpha
+//! learns "copy the previous token" in 200 steps (RoPE, causal mask and model wiring work), and
+//! the layer matches the oracle fixtures. The evidence points at GAU's design as the spec has
+//! it: one head whose queries and keys are the same `Z` up to per-dimension scales, so the
+//! scores `q_i·k_j = z_iᵀ diag(γ_q γ_k) z_j` (rotated) are a symmetric form. The same 4-layer
+//! model with SEPARATE query and key projections (`[U | V | Z_q | Z_k] = SiLU(X W_in)`, no γ,
+//! d·s more parameters per layer; `ablate -- mqar qk 1200 3e-3 4`) learns MQAR: 64 % at step
+//! 480, 94 % at 1200 (loss 0.23), same init, data and lr. Consequently the Softmax vs
+//! SoftmaxPlus table of Part 2 compares two models that have not learned the task and says
+//! nothing about length generalisation yet.
 
 mod models;
 mod task;
