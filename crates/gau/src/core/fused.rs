@@ -1,8 +1,8 @@
 //! The fused core's forward (flash attention on the CPU): one rayon task per (batch element,
 //! block of query rows); each task walks the key tiles its rows can see with two sequential
 //! GEMMs per tile, `X = Q_blk·K_tileᵀ` and `C_blk += P·V_tile`, holding only one
-//! `rows × keys` tile of scores and its rows' running statistics. Scratch per task is
-//! `rows·keys + 2·rows` floats, independent of `n`.
+//! `rows × keys` tile of scores, the transposed key tile and its rows' running statistics.
+//! Scratch per task is `(rows + s)·keys + 2·rows` floats, independent of `n`.
 //!
 //! Softmax forms, per row (online softmax, spec/gau.md §6): for each tile, with `y = α x`,
 //! `m' = max(m, max_tile y)`, `acc ← acc·e^(m−m')`, `ℓ ← ℓ·e^(m−m') + Σ_j e^(y_j−m')`, and the
@@ -15,7 +15,7 @@
 //! since the mask multiplies the normalised `A`.
 
 use super::dropout::{AttentionDropout, Keep};
-use super::tile::{View, gemm};
+use super::tile::{View, gemm, transpose_into};
 use super::{CoreCache, Dims, Tiles};
 use crate::mask::RowPlan;
 use crate::norm::Form;
@@ -48,7 +48,9 @@ fn forward_tile<F: Float>(
     let inv_keep = F::from_f64(drop.map_or(1.0, |k| k.inv_keep));
     // Flat index of element (b, i0 + r, j) of the [b, n_q, n_k] attention: row_base(r) + j.
     let row_base = |r: usize| ((row0 + r) * n_k) as u64;
-    let mut sc = vec![F::zero(); nr * bc.min(n_k)];
+    let bc = bc.min(n_k);
+    let mut sc = vec![F::zero(); nr * bc];
+    let mut kt = vec![F::zero(); s * bc];
     let mut m = vec![F::neg_infinity(); nr];
     let mut l_sum = vec![F::zero(); nr];
     out.fill(F::zero());
@@ -61,8 +63,8 @@ fn forward_tile<F: Float>(
     for j0 in (0..kmax).step_by(bc) {
         let nc = bc.min(kmax - j0);
         let sc = &mut sc[..nr * nc];
-        let k_tile = View::rows_of(k, s, b * n_k + j0, nc);
-        gemm(q_tile, k_tile.t(), sc, nc, false);
+        transpose_into(View::rows_of(k, s, b * n_k + j0, nc), &mut kt);
+        gemm(q_tile, View::matrix(&kt, s, nc), sc, false);
         for (r, row) in rows.iter().enumerate() {
             let p = &mut sc[r * nc..(r + 1) * nc];
             if row.l == 0 {
@@ -118,7 +120,7 @@ fn forward_tile<F: Float>(
             }
         }
         let v_tile = View::rows_of(v, e, b * n_k + j0, nc);
-        gemm(View::matrix(sc, nr, nc), v_tile, out, e, true);
+        gemm(View::matrix(sc, nr, nc), v_tile, out, true);
     }
     for (r, row) in rows.iter().enumerate() {
         lse[r] = match (form, row.l) {
@@ -144,7 +146,15 @@ fn forward_cpu<F: Float>(
     tiles: Tiles,
     drop: Option<Keep>,
 ) -> (Vec<F>, Vec<F>) {
-    let (n_q, e, br) = (d.n_q, d.e, tiles.rows);
+    let (n_q, e) = (d.n_q, d.e);
+    // Fewer row blocks than threads (short single sequences): smaller blocks, so that every
+    // thread gets one.
+    let threads = rayon::current_num_threads().max(1);
+    let br = if d.batch * n_q.div_ceil(tiles.rows) < threads {
+        n_q.div_ceil(threads.div_ceil(d.batch)).max(1)
+    } else {
+        tiles.rows
+    };
     let mut out = vec![F::zero(); d.batch * n_q * e];
     let mut lse = vec![F::zero(); d.batch * n_q];
     out.par_chunks_mut(n_q * e)

@@ -18,7 +18,7 @@
 //! `O(n)` and never `n_q × n_k`.
 
 use super::dropout::{AttentionDropout, Keep};
-use super::tile::{View, gemm};
+use super::tile::{View, gemm, transpose_into};
 use super::{CoreGrads, Dims, Tiles};
 use crate::mask::{Row, RowPlan};
 use crate::norm::Form;
@@ -64,6 +64,32 @@ fn tile_grads<F: Float>(
             continue;
         }
         let alpha = F::from_f64(row.alpha);
+        if inp.drop.is_none() && plan.valid.is_none() {
+            // No dropout, every key real: keys `j0 … lim−1` are visible. Same arithmetic as
+            // the general loop below, without its per-element tests.
+            let cv = row.lim.saturating_sub(j0).min(nc);
+            match form {
+                Form::Softmax => {
+                    let (lse, dsum) = (inp.lse[row0 + r], inp.dsum[row0 + r]);
+                    for (pc, gc) in p[..cv].iter_mut().zip(&mut g[..cv]) {
+                        let pe = (alpha * *pc - lse).exp();
+                        *gc = alpha * pe * (*gc - dsum);
+                        *pc = pe;
+                    }
+                }
+                Form::Relu2 => {
+                    let beta = F::from_f64(row.beta);
+                    for (pc, gc) in p[..cv].iter_mut().zip(&mut g[..cv]) {
+                        let t = (alpha * *pc).max(F::zero());
+                        *gc = (beta + beta) * alpha * t * *gc;
+                        *pc = beta * t * t;
+                    }
+                }
+            }
+            p[cv..].fill(F::zero());
+            g[cv..].fill(F::zero());
+            continue;
+        }
         for c in 0..nc {
             let j = j0 + c;
             if !(j < row.lim && plan.key_real(b, j)) {
@@ -99,6 +125,29 @@ fn tile_grads<F: Float>(
     }
 }
 
+/// Per-group scratch: the score tile (later `dxᵀ`), the gradient tile, `p'ᵀ`, and the
+/// transposed key and value tiles.
+struct Scratch<F> {
+    sc: Vec<F>,
+    da: Vec<F>,
+    pt: Vec<F>,
+    kt: Vec<F>,
+    vt: Vec<F>,
+}
+
+impl<F: Float> Scratch<F> {
+    fn new(br: usize, bc: usize, d: &Dims) -> Self {
+        let z = |n| vec![F::zero(); n];
+        Scratch {
+            sc: z(br * bc),
+            da: z(br * bc),
+            pt: z(br * bc),
+            kt: z(d.s * bc),
+            vt: z(d.e * bc),
+        }
+    }
+}
+
 /// One key tile (keys `j0 … j0+nc−1` of batch element `b`): walks the query blocks that see it,
 /// adds into its own `dk_t [nc × s]`, `dv_t [nc × e]` and into `dq_b [n_q × s]`.
 #[allow(clippy::too_many_arguments)]
@@ -107,20 +156,20 @@ fn key_tile<F: Float>(
     plan: &RowPlan,
     d: &Dims,
     form: Form,
-    tiles: Tiles,
+    br: usize,
     b: usize,
     j0: usize,
     dk_t: &mut [F],
     dv_t: &mut [F],
     dq_b: &mut [F],
-    sc: &mut [F],
-    da: &mut [F],
+    w: &mut Scratch<F>,
 ) {
     let Dims { n_q, n_k, s, e, .. } = *d;
-    let br = tiles.rows;
     let nc = dk_t.len() / s;
     let k_tile = View::rows_of(inp.k, s, b * n_k + j0, nc);
-    let v_tile = View::rows_of(inp.v, e, b * n_k + j0, nc);
+    transpose_into(k_tile, &mut w.kt);
+    transpose_into(View::rows_of(inp.v, e, b * n_k + j0, nc), &mut w.vt);
+    let (kt, vt) = (View::matrix(&w.kt, s, nc), View::matrix(&w.vt, e, nc));
     for i0 in (0..n_q).step_by(br) {
         let nr = br.min(n_q - i0);
         let row0 = b * n_q + i0;
@@ -130,14 +179,18 @@ fn key_tile<F: Float>(
         }
         let q_blk = View::rows_of(inp.q, s, row0, nr);
         let dc_blk = View::rows_of(inp.dc, e, row0, nr);
-        let (sc, da) = (&mut sc[..nr * nc], &mut da[..nr * nc]);
-        gemm(q_blk, k_tile.t(), sc, nc, false);
-        gemm(dc_blk, v_tile.t(), da, nc, false);
+        let (sc, da) = (&mut w.sc[..nr * nc], &mut w.da[..nr * nc]);
+        gemm(q_blk, kt, sc, false);
+        gemm(dc_blk, vt, da, false);
         tile_grads(rows, row0, inp, plan, b, j0, nc, form, sc, da);
-        let (p, dx) = (View::matrix(sc, nr, nc), View::matrix(da, nr, nc));
-        gemm(p.t(), dc_blk, dv_t, e, true);
-        gemm(dx.t(), q_blk, dk_t, s, true);
-        gemm(dx, k_tile, &mut dq_b[i0 * s..(i0 + nr) * s], s, true);
+        // p' and dx transposed (the products below want untransposed operands, see `tile`);
+        // p' is not needed after its transpose, so its buffer takes dxᵀ.
+        transpose_into(View::matrix(&*sc, nr, nc), &mut w.pt);
+        let dx = View::matrix(&*da, nr, nc);
+        transpose_into(dx, sc);
+        gemm(View::matrix(&w.pt, nc, nr), dc_blk, dv_t, true);
+        gemm(View::matrix(&*sc, nc, nr), q_blk, dk_t, true);
+        gemm(dx, k_tile, &mut dq_b[i0 * s..(i0 + nr) * s], true);
     }
 }
 
@@ -151,6 +204,9 @@ fn group_of(t: usize, groups: usize) -> usize {
         groups - 1 - pos
     }
 }
+
+/// A key tile's first key and its rows of `dK` and `dV`.
+type KeyTileOut<'a, F> = (usize, &'a mut [F], &'a mut [F]);
 
 /// One batch element's gradients with its key tiles spread over `groups` parallel groups.
 #[allow(clippy::too_many_arguments)]
@@ -168,18 +224,21 @@ fn batch_element<F: Float>(
 ) {
     let Dims { n_q, n_k, s, e, .. } = *d;
     let (br, bc) = (tiles.rows.min(n_q), tiles.keys.min(n_k));
-    let mut work: Vec<Vec<(usize, &mut [F], &mut [F])>> = (0..groups).map(|_| Vec::new()).collect();
-    for (t, (dk_t, dv_t)) in dk_b.chunks_mut(bc * s).zip(dv_b.chunks_mut(bc * e)).enumerate() {
+    let mut work: Vec<Vec<KeyTileOut<F>>> = (0..groups).map(|_| Vec::new()).collect();
+    for (t, (dk_t, dv_t)) in dk_b
+        .chunks_mut(bc * s)
+        .zip(dv_b.chunks_mut(bc * e))
+        .enumerate()
+    {
         work[group_of(t, groups)].push((t * bc, dk_t, dv_t));
     }
     let mut extra: Vec<Vec<F>> = (1..groups).map(|_| vec![F::zero(); n_q * s]).collect();
     let mut dq_parts: Vec<&mut [F]> = vec![&mut *dq_b];
     dq_parts.extend(extra.iter_mut().map(|x| x.as_mut_slice()));
-    let run_group = |(tiles_g, dq): (Vec<(usize, &mut [F], &mut [F])>, &mut [F])| {
-        let mut sc = vec![F::zero(); br * bc];
-        let mut da = vec![F::zero(); br * bc];
+    let run_group = |(tiles_g, dq): (Vec<KeyTileOut<F>>, &mut [F])| {
+        let mut w = Scratch::new(br, bc, d);
         for (j0, dk_t, dv_t) in tiles_g {
-            key_tile(inp, plan, d, form, tiles, b, j0, dk_t, dv_t, dq, &mut sc, &mut da);
+            key_tile(inp, plan, d, form, br, b, j0, dk_t, dv_t, dq, &mut w);
         }
     };
     if groups == 1 {

@@ -54,15 +54,19 @@ use kernels::{Storage, Tensor};
 /// Tile sizes of the fused core: query rows per task and keys per block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tiles {
-    /// Query rows per tile (one rayon task each). Default 32.
+    /// Query rows per tile (one rayon task each in the forward). Default 128.
     pub rows: usize,
-    /// Keys per block. Default 64.
+    /// Keys per block. Default 64 (measured with the blocked-GEMM CPU core at s = 128,
+    /// e = 1536: 128 × 64 is within 5 % of the best tiles at n = 512 and 2048).
     pub keys: usize,
 }
 
 impl Default for Tiles {
     fn default() -> Self {
-        Tiles { rows: 32, keys: 64 }
+        Tiles {
+            rows: 128,
+            keys: 64,
+        }
     }
 }
 

@@ -1,18 +1,21 @@
-//! The fused CPU core's one dense primitive: a single-threaded GEMM on strided views of
-//! row-major slices (the `gemm` crate, which packs both operands, so transposed views cost
-//! nothing extra and no tile is ever copied). The fused core runs one such product per tile
-//! inside a rayon task, so the product itself stays sequential.
+//! The fused CPU core's dense primitives: a single-threaded GEMM (faer's) on row-major tiles of
+//! slices, and a tile transpose. Every product is laid out untransposed (`C = A·B` with `A`, `B`,
+//! `C` row-major): on x86 faer packs neither a transposed left operand nor a row-major `Aᵀ`
+//! well, and measured 2–5× slower on those layouts, so the callers transpose the small tiles
+//! (`K_tile`, `V_tile`, `P`, `dX`: `O(rows·keys + keys·(s + e))` each) into scratch first. The
+//! fused core runs one product per tile inside a rayon task, so the products stay sequential.
 
 use kernels::Float;
+use std::any::TypeId;
 
-/// A read-only `rows × cols` view of a slice: element `(r, c)` is `data[r·rs + c·cs]`.
+/// A read-only row-major `rows × cols` view of a slice with row stride `rs ≥ cols`: element
+/// `(r, c)` is `data[r·rs + c]`.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a, F> {
     pub data: &'a [F],
     pub rows: usize,
     pub cols: usize,
     pub rs: usize,
-    pub cs: usize,
 }
 
 impl<'a, F> View<'a, F> {
@@ -23,84 +26,104 @@ impl<'a, F> View<'a, F> {
             rows,
             cols,
             rs: cols,
-            cs: 1,
         }
     }
 
-    /// The row-major `rows × cols` matrix `data` (exactly `rows·cols` elements used).
+    /// The contiguous row-major `rows × cols` matrix at the start of `data`.
     pub fn matrix(data: &'a [F], rows: usize, cols: usize) -> Self {
-        View {
-            data: &data[..rows * cols],
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
+        Self::rows_of(data, cols, 0, rows)
+    }
+}
+
+/// `dst [cols × rows] = srcᵀ`, row-major and contiguous.
+pub(crate) fn transpose_into<F: Float>(src: View<F>, dst: &mut [F]) {
+    let (rows, cols) = (src.rows, src.cols);
+    let dst = &mut dst[..rows * cols];
+    for r in 0..rows {
+        let row = &src.data[r * src.rs..r * src.rs + cols];
+        for (c, &x) in row.iter().enumerate() {
+            dst[c * rows + r] = x;
         }
     }
+}
 
-    /// The transposed view (free: swapped strides).
-    pub fn t(self) -> Self {
-        View {
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-            ..self
+/// `slice` as `&[T]` when `F` is `T`.
+fn cast<F: 'static, T: 'static>(x: &[F]) -> Option<&[T]> {
+    // SAFETY: F and T are the same type (equal TypeIds), so the layout is identical.
+    (TypeId::of::<F>() == TypeId::of::<T>())
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<T>(), x.len()) })
+}
+
+/// `slice` as `&mut [T]` when `F` is `T`.
+fn cast_mut<F: 'static, T: 'static>(x: &mut [F]) -> Option<&mut [T]> {
+    // SAFETY: as in `cast`; the exclusive borrow is passed on.
+    (TypeId::of::<F>() == TypeId::of::<T>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<T>(), x.len()) })
+}
+
+fn faer_view<T>(v: View<'_, T>) -> faer::MatRef<'_, T> {
+    faer::MatRef::from_row_major_slice_with_stride(v.data, v.rows, v.cols, v.rs)
+}
+
+fn faer_gemm<T: faer::traits::ComplexField + Copy>(
+    a: View<T>,
+    b: View<T>,
+    c: &mut [T],
+    add: bool,
+    one: T,
+) {
+    let (m, n) = (a.rows, b.cols);
+    let cv = faer::MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
+    let accum = if add {
+        faer::Accum::Add
+    } else {
+        faer::Accum::Replace
+    };
+    faer::linalg::matmul::matmul(cv, accum, faer_view(a), faer_view(b), one, faer::Par::Seq);
+    clear_upper_avx_state();
+}
+
+/// Clears the upper halves of the AVX registers (`vzeroupper`) after faer's kernels, which
+/// return without doing so on this path: until it runs, every SSE-encoded instruction of the
+/// caller (the element-wise tile code, libm's `exp`) pays an AVX–SSE transition penalty, which
+/// made the fused core's element-wise passes 10–20× slower.
+#[inline]
+fn clear_upper_avx_state() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        fn zero_upper() {
+            std::arch::x86_64::_mm256_zeroupper()
         }
-    }
-
-    /// Whether every addressed element lies inside `data`.
-    fn in_bounds(&self) -> bool {
-        self.rows == 0
-            || self.cols == 0
-            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: AVX is available (checked on the line above).
+            unsafe { zero_upper() }
+        }
     }
 }
 
 /// `c = a·b` (`add = false`) or `c += a·b` (`add = true`) for `a [m × k]`, `b [k × n]` and the
-/// row-major `c [m × n]` with row stride `ldc`, sequentially. Panics on mismatched sizes or
-/// out-of-bounds views (internal callers only; both are bugs).
-pub(crate) fn gemm<F: Float>(a: View<F>, b: View<F>, c: &mut [F], ldc: usize, add: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "gemm: inner sizes differ");
-    assert!(a.in_bounds() && b.in_bounds(), "gemm: view out of bounds");
-    if m == 0 || n == 0 {
-        return;
+/// contiguous row-major `c [m × n]`, sequentially. Panics on mismatched sizes (internal callers
+/// only: a bug).
+pub(crate) fn gemm<F: Float>(a: View<F>, b: View<F>, c: &mut [F], add: bool) {
+    assert_eq!(a.cols, b.rows, "gemm: inner sizes differ");
+    assert!(c.len() >= a.rows * b.cols, "gemm: c too small");
+    if let (Some(x), Some(y), Some(z)) = (cast(a.data), cast(b.data), cast_mut::<F, f32>(c)) {
+        faer_gemm(re_f(a, x), re_f(b, y), z, add, 1.0f32);
+    } else if let (Some(x), Some(y), Some(z)) = (cast(a.data), cast(b.data), cast_mut::<F, f64>(c))
+    {
+        faer_gemm(re_f(a, x), re_f(b, y), z, add, 1.0f64);
+    } else {
+        unreachable!("Float is implemented for f32 and f64 only");
     }
-    assert!(n <= ldc && (m - 1) * ldc + n <= c.len(), "gemm: c too small");
-    if k == 0 {
-        if !add {
-            for row in c.chunks_mut(ldc).take(m) {
-                row[..n].fill(F::zero());
-            }
-        }
-        return;
-    }
-    // SAFETY: every element the strides address lies inside its slice (checked above), `c` is
-    // exclusively borrowed so it aliases neither `a` nor `b`, and `F` is f32 or f64 (`Float` is
-    // implemented for nothing else), the types `gemm` accepts. `dst := α·dst + β·lhs·rhs`, with
-    // the destination read only when `add`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            ldc as isize,
-            add,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            if add { F::one() } else { F::zero() },
-            F::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+}
+
+/// `v` with its data replaced by the same elements seen as another type.
+fn re_f<'a, F, T>(v: View<'_, F>, data: &'a [T]) -> View<'a, T> {
+    View {
+        data,
+        rows: v.rows,
+        cols: v.cols,
+        rs: v.rs,
     }
 }
