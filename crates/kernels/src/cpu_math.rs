@@ -334,6 +334,34 @@ pub fn map2_chunk<F: Copy, K: Map2<F>>(level: Isa, k: &K, out: &mut [F], a: &[F]
     }
 }
 
+/// Clears the upper halves of the AVX registers (`vzeroupper`) on the calling thread.
+///
+/// faer's x86 GEMM kernels (`private-gemm-x86`, hand-written) return with dirty upper halves;
+/// until a `vzeroupper`, every SSE-encoded instruction the thread runs next (scalar code, libm's
+/// `exp`, non-VEX loops) pays a transition penalty — measured here as 10–20× slower element-wise
+/// passes after a faer product. Call it after handing work to such kernels.
+#[inline]
+pub fn clear_upper_avx_state() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        fn zero_upper() {
+            std::arch::x86_64::_mm256_zeroupper()
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: AVX is available (checked on the line above).
+            unsafe { zero_upper() }
+        }
+    }
+}
+
+/// [`clear_upper_avx_state`] on this thread and on every thread of the current rayon pool
+/// (after a GEMM that ran on the pool).
+pub fn clear_upper_avx_state_everywhere() {
+    rayon::broadcast(|_| clear_upper_avx_state());
+    clear_upper_avx_state();
+}
+
 /// A zeroed output vector of `n` elements for a streaming kernel.
 ///
 /// Large outputs are fresh `mmap`ed memory, and on Linux their first touch costs one page fault

@@ -80,26 +80,7 @@ fn faer_gemm<T: faer::traits::ComplexField + Copy>(
         faer::Accum::Replace
     };
     faer::linalg::matmul::matmul(cv, accum, faer_view(a), faer_view(b), one, faer::Par::Seq);
-    clear_upper_avx_state();
-}
-
-/// Clears the upper halves of the AVX registers (`vzeroupper`) after faer's kernels, which
-/// return without doing so on this path: until it runs, every SSE-encoded instruction of the
-/// caller (the element-wise tile code, libm's `exp`) pays an AVX–SSE transition penalty, which
-/// made the fused core's element-wise passes 10–20× slower.
-#[inline]
-fn clear_upper_avx_state() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx")]
-        fn zero_upper() {
-            std::arch::x86_64::_mm256_zeroupper()
-        }
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX is available (checked on the line above).
-            unsafe { zero_upper() }
-        }
-    }
+    kernels::cpu_math::clear_upper_avx_state();
 }
 
 /// `c = a·b` (`add = false`) or `c += a·b` (`add = true`) for `a [m × k]`, `b [k × n]` and the

@@ -60,6 +60,11 @@ fn gemm_faer<F: Float + ComplexField>(
     let yv = view(&y[..yr * yc], yr, yc, p.ty);
     let cv = MatMut::from_row_major_slice_mut(&mut c[..p.m * p.n], p.m, p.n);
     faer::linalg::matmul::matmul(cv, accum, xv, yv, F::one(), par);
+    // faer's x86 kernels leave the AVX upper halves dirty (see `clear_upper_avx_state`).
+    match par {
+        Par::Seq => crate::cpu_math::clear_upper_avx_state(),
+        Par::Rayon(_) => crate::cpu_math::clear_upper_avx_state_everywhere(),
+    }
 }
 
 /// The same product through the `gemm` crate (`dst := α·dst + β·lhs·rhs`, strides in
