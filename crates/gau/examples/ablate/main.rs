@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p gau --example ablate -- TASK VARIANT STEPS LR [LAYERS]
 //!   TASK     prev  (target = the previous token; a position lookup, 1 layer suffices)
+//!            prevK (target = the token K positions back, e.g. prev3)
 //!            mqar  (the demo's task: n = 32, 4 pairs)
 //!   VARIANT  mha     MHA+FFN blocks (⌈LAYERS/2⌉ of them, 2 heads; mha1: 1 head of 64)
 //!            alpha   GauAlpha with LAYERS layers (the demo's GAU model, with its segment row)
@@ -12,6 +13,7 @@
 //!            qk      GAU with separate query and key projections (qk.rs; not the spec's GAU)
 //!            base    plain Gau layers in MHA's frame (no segment row), comma-joined options:
 //!                    norope, half (RoPE HalfSplit), gain1, offset, bias, scale1, plus
+//! cargo run --release -p gau --example ablate -- probe STEPS   (see `probe`)
 //!   GAU_SCALE_W=f   multiplies every w_in and w_o at init by f (1.5874 = 4^(1/3): gain 1 at 4 layers)
 //!   GAU_SCALE_GAMMA=f  multiplies γ_q and γ_k at init by f (scores by f²)
 //! ```
@@ -23,6 +25,8 @@ mod models;
 mod qk;
 #[path = "../demo/task.rs"]
 mod task;
+#[path = "../demo/train.rs"]
+mod train;
 
 enum Any {
     Demo(Model),
@@ -94,24 +98,94 @@ const V: task::Vocab = task::Vocab {
     values: 32,
 };
 
-fn prev_batch(b: usize, n: usize, seed: u64) -> Batch {
+fn prev_batch(b: usize, n: usize, lag: usize, seed: u64) -> Batch {
     let mut r = SplitMix64::new(seed);
     let mut ids = vec![];
     let mut targets = vec![];
     for _ in 0..b {
-        let mut last = None;
-        for _ in 0..n {
-            let t = r.below(V.size()) as u32;
-            ids.push(t);
-            targets.push(last.map_or(task::IGNORE, |x: u32| x as i64));
-            last = Some(t);
+        let row = ids.len();
+        for i in 0..n {
+            ids.push(r.below(V.size()) as u32);
+            targets.push(if i >= lag {
+                ids[row + i - lag] as i64
+            } else {
+                task::IGNORE
+            });
         }
     }
     Batch { ids, targets, b, n }
 }
 
+/// `ablate -- probe STEPS`: trains the demo's Part 2 Softmax model (4-layer GauAlpha, lag-3 copy
+/// at n = 32) and, at n = 512, prints the first wrong position and, for the wrong answers, the
+/// offsets `D` (other than 3) at which the predicted token occurs in the input.
+fn probe(steps: usize) -> Result<()> {
+    let sz = Sizes {
+        vocab: V.size(),
+        d: 64,
+        e: 128,
+        s: 32,
+        blocks: 2,
+        heads: 2,
+        max_len: 512,
+    };
+    let mut m = Model::Gau(GauAlpha::new(
+        sz.gau_config(Normalization::Softmax),
+        DType::F32,
+        0,
+    )?);
+    let copy = task::Task::Copy { lag: 3 };
+    let cfg = train::TrainCfg {
+        vocab: V,
+        steps,
+        batch: 16,
+        n: 32,
+        task: copy,
+        lr: 3e-3,
+        warmup: steps / 10,
+        weight_decay: 0.01,
+        data_seed: 1_000_003,
+        points: 5,
+    };
+    train::train(&mut m, &cfg, "probe")?;
+    let n = 512;
+    let b = copy.batch(&V, 4, n, 1 << 40)?;
+    let (logits, _) = m.forward(&b.ids, [4, n])?;
+    let l = logits.to_vec::<f32>()?;
+    let mut first_wrong = vec![];
+    let mut offsets = std::collections::BTreeMap::<usize, usize>::new();
+    for s in 0..4 {
+        let mut fw = None;
+        for i in 3..n {
+            let row = s * n + i;
+            let r = &l[row * V.size()..(row + 1) * V.size()];
+            let arg = (0..r.len()).fold(0, |a, j| if r[j] > r[a] { j } else { a }) as u32;
+            if arg as i64 != b.targets[row] {
+                fw.get_or_insert(i);
+                for dd in 0..=i {
+                    if dd != 3 && b.ids[s * n + i - dd] == arg {
+                        *offsets.entry(dd).or_default() += 1;
+                    }
+                }
+            }
+        }
+        first_wrong.push(fw);
+    }
+    println!("first wrong position per sequence: {first_wrong:?}");
+    let mut top: Vec<_> = offsets.into_iter().collect();
+    top.sort_by_key(|&(_, c)| std::cmp::Reverse(c));
+    println!(
+        "most common offsets of the predicted token (D, count): {:?}",
+        &top[..top.len().min(8)]
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
+    if a[0] == "probe" {
+        return probe(a[1].parse()?);
+    }
     let taskname = a[0].clone();
     let variant = a[1].clone();
     let steps: usize = a[2].parse()?;
@@ -232,8 +306,8 @@ fn main() -> Result<()> {
             weight_decay: 0.01,
             ..Default::default()
         }))?;
-        let b = if taskname == "prev" {
-            prev_batch(16, 32, 7 + t as u64)
+        let b = if let Some(lag) = taskname.strip_prefix("prev") {
+            prev_batch(16, 32, lag.parse().unwrap_or(1), 7 + t as u64)
         } else {
             task::batch(&V, 16, 32, 4, 7 + t as u64)?
         };

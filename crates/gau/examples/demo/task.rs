@@ -107,6 +107,56 @@ fn sequence(
     }
 }
 
+/// The two tasks the demo trains on.
+#[derive(Clone, Copy, Debug)]
+pub enum Task {
+    /// MQAR with this many pairs (module docs).
+    Mqar { pairs: usize },
+    /// Lagged copy: tokens uniform over the whole vocabulary, the target at position `i ≥ lag`
+    /// is the input token at `i − lag` (positions before have the ignore index). A causal model
+    /// must put its attention on one position at a fixed relative offset among all it sees.
+    Copy { lag: usize },
+}
+
+impl Task {
+    /// Answers (non-ignored targets) in one sequence of length `n`.
+    pub fn answers(&self, n: usize) -> usize {
+        match *self {
+            Task::Mqar { pairs } => n.saturating_sub(2 * pairs),
+            Task::Copy { lag } => n.saturating_sub(lag),
+        }
+    }
+
+    /// `b` sequences of length `n` drawn from `seed`.
+    pub fn batch(&self, v: &Vocab, b: usize, n: usize, seed: u64) -> Result<Batch, String> {
+        match *self {
+            Task::Mqar { pairs } => batch(v, b, n, pairs, seed),
+            Task::Copy { lag } => copy_batch(v, b, n, lag, seed),
+        }
+    }
+}
+
+/// `b` lagged-copy sequences ([`Task::Copy`]) of length `n > lag ≥ 1`, drawn from `seed`.
+pub fn copy_batch(v: &Vocab, b: usize, n: usize, lag: usize, seed: u64) -> Result<Batch, String> {
+    if lag == 0 || lag >= n {
+        return Err(format!("copy needs 1 ≤ lag < n; got lag = {lag}, n = {n}"));
+    }
+    let mut rng = SplitMix64::new(seed);
+    let (mut ids, mut targets) = (Vec::with_capacity(b * n), Vec::with_capacity(b * n));
+    for _ in 0..b {
+        let row = ids.len();
+        for i in 0..n {
+            ids.push(rng.below(v.size()) as u32);
+            targets.push(if i >= lag {
+                ids[row + i - lag] as i64
+            } else {
+                IGNORE
+            });
+        }
+    }
+    Ok(Batch { ids, targets, b, n })
+}
+
 /// `b` sequences of length `n` with `pairs` pairs each, drawn from `seed`.
 pub fn batch(v: &Vocab, b: usize, n: usize, pairs: usize, seed: u64) -> Result<Batch, String> {
     check(v, n, pairs)?;

@@ -1,4 +1,4 @@
-//! Training (AdamW through gradient release) and evaluation on MQAR.
+//! Training (AdamW through gradient release) and evaluation on one of the demo's tasks.
 
 use crate::models::Model;
 use crate::task;
@@ -17,7 +17,7 @@ pub struct TrainCfg {
     pub steps: usize,
     pub batch: usize,
     pub n: usize,
-    pub pairs: usize,
+    pub task: task::Task,
     /// Peak AdamW learning rate.
     pub lr: f64,
     /// Linear warm-up steps, then a cosine from `lr` to `lr/10` at the last step.
@@ -65,13 +65,9 @@ pub fn train(model: &mut Model, cfg: &TrainCfg, label: &str) -> Result<Run> {
     let start = Instant::now();
     for t in 0..cfg.steps {
         opt.set_algorithm(adamw(cfg, t))?;
-        let b = task::batch(
-            &cfg.vocab,
-            cfg.batch,
-            cfg.n,
-            cfg.pairs,
-            cfg.data_seed + t as u64,
-        )?;
+        let b = cfg
+            .task
+            .batch(&cfg.vocab, cfg.batch, cfg.n, cfg.data_seed + t as u64)?;
         let (logits, cache) = model.forward(&b.ids, [b.b, b.n])?;
         let flat = logits.reshape(&[b.b * b.n, v])?;
         let fwd = cross_entropy_forward(&flat, &b.targets, &opts)?;
@@ -103,24 +99,45 @@ pub fn train(model: &mut Model, cfg: &TrainCfg, label: &str) -> Result<Run> {
     })
 }
 
-/// Mean loss and accuracy (argmax over the whole vocabulary) over the query positions of
-/// `queries` answers (rounded up to whole sequences) at length `n` with `pairs` pairs.
+/// What [`evaluate`] measures.
+pub struct Eval {
+    /// Mean cross-entropy over the answers.
+    pub loss: f64,
+    /// Fraction of answers whose argmax is the target.
+    pub acc: f64,
+    /// `(right, answers)` at each position of the sequence.
+    pub by_position: Vec<(usize, usize)>,
+}
+
+impl Eval {
+    /// Accuracy over the answers at positions `range` (NaN when there are none).
+    pub fn acc_in(&self, range: std::ops::Range<usize>) -> f64 {
+        let (r, t) = self.by_position[range]
+            .iter()
+            .fold((0, 0), |(r, t), &(a, b)| (r + a, t + b));
+        r as f64 / t as f64
+    }
+}
+
+/// Mean loss and accuracy (argmax over the whole vocabulary) over the answer positions of at
+/// least `queries` answers (rounded up to whole sequences) of `task` at length `n`.
 pub fn evaluate(
     model: &Model,
     vocab: &task::Vocab,
+    task: task::Task,
     n: usize,
-    pairs: usize,
     queries: usize,
     seed: u64,
-) -> Result<(f64, f64)> {
-    let seqs = queries.div_ceil(pairs);
+) -> Result<Eval> {
+    let seqs = queries.div_ceil(task.answers(n).max(1));
     let per_batch = (8192 / n).clamp(1, seqs);
     let (opts, v) = (CrossEntropyOpts::default(), vocab.size());
     let (mut loss, mut right, mut total) = (0.0, 0usize, 0usize);
+    let mut by_position = vec![(0, 0); n];
     let mut done = 0;
     while done < seqs {
         let b = per_batch.min(seqs - done);
-        let batch = task::batch(vocab, b, n, pairs, seed.wrapping_add(done as u64))?;
+        let batch = task.batch(vocab, b, n, seed.wrapping_add(done as u64))?;
         let (logits, _) = model.forward(&batch.ids, [b, n])?;
         let flat = logits.reshape(&[b * n, v])?;
         let fwd = cross_entropy_forward(&flat, &batch.targets, &opts)?;
@@ -132,10 +149,17 @@ pub fn evaluate(
             }
             let r = &l[row * v..(row + 1) * v];
             let arg = (0..r.len()).fold(0, |a, j| if r[j] > r[a] { j } else { a });
-            right += (arg as i64 == t) as usize;
+            let ok = (arg as i64 == t) as usize;
+            right += ok;
             total += 1;
+            by_position[row % n].0 += ok;
+            by_position[row % n].1 += 1;
         }
         done += b;
     }
-    Ok((loss / total as f64, right as f64 / total as f64))
+    Ok(Eval {
+        loss: loss / total as f64,
+        acc: right as f64 / total as f64,
+        by_position,
+    })
 }
