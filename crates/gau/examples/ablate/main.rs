@@ -29,8 +29,8 @@ mod task;
 mod train;
 
 enum Any {
-    Demo(Model),
-    Qk(qk::QkLm),
+    Demo(Box<Model>),
+    Qk(Box<qk::QkLm>),
 }
 
 enum AnyCache {
@@ -129,11 +129,11 @@ fn probe(steps: usize) -> Result<()> {
         heads: 2,
         max_len: 512,
     };
-    let mut m = Model::Gau(GauAlpha::new(
+    let mut m = Model::Gau(Box::new(GauAlpha::new(
         sz.gau_config(Normalization::Softmax),
         DType::F32,
         0,
-    )?);
+    )?));
     let copy = task::Task::Copy { lag: 3 };
     let cfg = train::TrainCfg {
         vocab: V,
@@ -221,12 +221,12 @@ fn main() -> Result<()> {
         }
     }
     let mut model = if variant == "qk" {
-        Any::Qk(qk::QkLm::new(V.size(), 64, 128, 32, layers, 0)?)
+        Any::Qk(Box::new(qk::QkLm::new(V.size(), 64, 128, 32, layers, 0)?))
     } else {
-        Any::Demo(if variant == "alpha0" {
+        Any::Demo(Box::new(if variant == "alpha0" {
             let mut c = sz.gau_config(Normalization::Softmax);
             c.layers = layers;
-            let mut m = Model::Gau(GauAlpha::new(c, DType::F32, 0)?);
+            let mut m = Model::Gau(Box::new(GauAlpha::new(c, DType::F32, 0)?));
             use nn::Module;
             m.visit_mut(&nn::Prefix::root(), &mut |name, p| {
                 if name == "embed.segment" {
@@ -242,10 +242,10 @@ fn main() -> Result<()> {
         } else if variant == "alpha" {
             let mut c = sz.gau_config(Normalization::Softmax);
             c.layers = layers;
-            Model::Gau(GauAlpha::new(c, DType::F32, 0)?)
+            Model::Gau(Box::new(GauAlpha::new(c, DType::F32, 0)?))
         } else {
             Model::Layers(GauLm::new(V.size(), cfg, layers, gain, 0)?)
-        })
+        }))
     };
     if let Ok(f) = std::env::var("GAU_SCALE_W") {
         let f: f32 = f.parse()?;

@@ -193,11 +193,11 @@ fn main() -> Result<()> {
     );
 
     // Part 1: 2L GAU layers against L attention + FFN blocks at equal parameters.
-    let mut gau_sm = Model::Gau(GauAlpha::new(
+    let mut gau_sm = Model::Gau(Box::new(GauAlpha::new(
         sz.gau_config(Normalization::Softmax),
         DType::F32,
         args.seed,
-    )?);
+    )?));
     let mut mha = Model::Mha(MhaLm::new(&sz, args.seed)?);
     println!(
         "\nPart 1 — {} GAU layers (d {}, e {}, s {}) vs {} MHA+FFN blocks (d {}, {} heads, FFN {}), Softmax in both",
@@ -269,12 +269,16 @@ fn main() -> Result<()> {
         cfg2.warmup
     );
     let plus = Normalization::SoftmaxPlus { floor: PLUS_FLOOR };
-    let mut copy_sm = Model::Gau(GauAlpha::new(
+    let mut copy_sm = Model::Gau(Box::new(GauAlpha::new(
         sz2.gau_config(Normalization::Softmax),
         DType::F32,
         args.seed,
-    )?);
-    let mut copy_sp = Model::Gau(GauAlpha::new(sz2.gau_config(plus), DType::F32, args.seed)?);
+    )?));
+    let mut copy_sp = Model::Gau(Box::new(GauAlpha::new(
+        sz2.gau_config(plus),
+        DType::F32,
+        args.seed,
+    )?));
     let run_sm = train(&mut copy_sm, &cfg2, "copy GAU softmax")?;
     let run_sp = train(&mut copy_sp, &cfg2, "copy GAU softmax_plus")?;
     print_curves(&["GAU Softmax", "GAU SoftmaxPlus"], &[&run_sm, &run_sp]);

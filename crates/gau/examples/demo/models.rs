@@ -307,7 +307,7 @@ impl Module for GauLm {
 
 /// Either model, behind one forward/backward.
 pub enum Model {
-    Gau(GauAlpha),
+    Gau(Box<GauAlpha>),
     Mha(MhaLm),
     #[allow(dead_code)]
     Layers(GauLm),
