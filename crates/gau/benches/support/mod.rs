@@ -17,8 +17,19 @@ pub const S: usize = 128;
 pub const CHUNK: usize = 256;
 pub const HEADS: usize = 12;
 
-/// Sequence lengths: 128 … 2048 (batch 1), or 128 and 512 under `FRUGAL_BENCH_QUICK`.
+/// Sequence lengths: 128 … 2048 (batch 1), or 128 and 512 under `FRUGAL_BENCH_QUICK`, or the
+/// comma-separated list in `FRUGAL_GAU_LENGTHS` (e.g. `4096,8192` to look for FLASH's crossover
+/// with a filter such as `gau_layer/(gau_fused|flash)/`).
 pub fn lengths() -> Vec<usize> {
+    if let Ok(list) = std::env::var("FRUGAL_GAU_LENGTHS") {
+        let parsed: Result<Vec<usize>, _> = list.split(',').map(|n| n.trim().parse()).collect();
+        match parsed {
+            Ok(v) if !v.is_empty() && v.iter().all(|&n| n > 0) => return v,
+            _ => panic!(
+                "FRUGAL_GAU_LENGTHS must be a comma-separated list of positive lengths, got {list:?}"
+            ),
+        }
+    }
     if quick() {
         vec![128, 512]
     } else {
