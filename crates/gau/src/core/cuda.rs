@@ -234,37 +234,27 @@ pub(super) fn backward(
     // SAFETY: every buffer holds the element count of `d` its role implies (see forward).
     unsafe { b.launch(tiles(d.n_k, d.e, d.batch)) }.map_err(drv("attention_bwd_dv_f32"))?;
 
-    let mut dq = dev.zeros(d.batch * d.n_q * d.s)?;
-    let f = KERNEL.function(dev, "attention_bwd_dq_f32")?;
-    let mut b = stream.launch_builder(&f);
-    b.arg(&p)
-        .arg(&dp.rows)
-        .arg(&dp.valid)
-        .arg(&qs.slice)
-        .arg(&ks.slice)
-        .arg(&vs.slice)
-        .arg(&ls.slice)
-        .arg(&dsum.slice)
-        .arg(&dcs.slice)
-        .arg(&mut dq.slice);
-    // SAFETY: as above.
-    unsafe { b.launch(tiles(d.n_q, d.s, d.batch)) }.map_err(drv("attention_bwd_dq_f32"))?;
-
-    let mut dk = dev.zeros(d.batch * d.n_k * d.s)?;
-    let f = KERNEL.function(dev, "attention_bwd_dk_f32")?;
-    let mut b = stream.launch_builder(&f);
-    b.arg(&p)
-        .arg(&dp.rows)
-        .arg(&dp.valid)
-        .arg(&qs.slice)
-        .arg(&ks.slice)
-        .arg(&vs.slice)
-        .arg(&ls.slice)
-        .arg(&dsum.slice)
-        .arg(&dcs.slice)
-        .arg(&mut dk.slice);
-    // SAFETY: as above.
-    unsafe { b.launch(tiles(d.n_k, d.s, d.batch)) }.map_err(drv("attention_bwd_dk_f32"))?;
+    // dQ and dK read the same inputs and differ only in the kernel and the rows they own.
+    let grad = |name: &'static str, n: usize| -> Result<_> {
+        let mut g = dev.zeros(d.batch * n * d.s)?;
+        let f = KERNEL.function(dev, name)?;
+        let mut b = stream.launch_builder(&f);
+        b.arg(&p)
+            .arg(&dp.rows)
+            .arg(&dp.valid)
+            .arg(&qs.slice)
+            .arg(&ks.slice)
+            .arg(&vs.slice)
+            .arg(&ls.slice)
+            .arg(&dsum.slice)
+            .arg(&dcs.slice)
+            .arg(&mut g.slice);
+        // SAFETY: as above; `g` holds `batch · n · s` values for the `n` rows it owns.
+        unsafe { b.launch(tiles(n, d.s, d.batch)) }.map_err(drv(name))?;
+        Ok(g)
+    };
+    let dq = grad("attention_bwd_dq_f32", d.n_q)?;
+    let dk = grad("attention_bwd_dk_f32", d.n_k)?;
 
     Ok(CoreGrads {
         dq: Tensor::from_cuda(dq, &[d.batch, d.n_q, d.s])?,
