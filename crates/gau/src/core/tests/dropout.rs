@@ -7,8 +7,6 @@ use super::*;
 use kernels::DType;
 use kernels::ops::dropout::dropout_mask;
 use kernels::testing::{randn, rng};
-use nn::gradcheck::gradcheck;
-use nn::{Param, ParamRole};
 
 /// `[out, dq, dk, dv]` as f64 vectors for one core, dtype and dropout.
 #[allow(clippy::too_many_arguments)]
@@ -81,37 +79,7 @@ fn fused_matches_materialized_with_dropout() {
 
 #[test]
 fn gradcheck_with_dropout() {
-    let d = Dims {
-        batch: 2,
-        n_q: 5,
-        n_k: 5,
-        s: 4,
-        e: 3,
-    };
-    let [q, k, v] = inputs(d, 22, 1.0);
-    let mut worst: f64 = 0.0;
-    for norm in Normalization::all() {
-        for mask in masks(d.n_k) {
-            for kind in [
-                CoreKind::Materialized,
-                CoreKind::Fused(Tiles { rows: 2, keys: 3 }),
-            ] {
-                let mut m = CoreCheck {
-                    core: core(norm, kind, d.s),
-                    mask: mask.clone(),
-                    dropout: AttentionDropout::new(0.25, 7),
-                    k: Param::new(t64(&k, &[d.batch, d.n_k, d.s]), ParamRole::Other),
-                    v: Param::new(t64(&v, &[d.batch, d.n_k, d.e]), ParamRole::Other),
-                };
-                let x = t64(&q, &[d.batch, d.n_q, d.s]);
-                let rep = gradcheck(&mut m, &x, &check_opts())
-                    .unwrap_or_else(|e| panic!("{norm:?} {mask:?} {kind:?}: {e}"));
-                assert_eq!(rep.entries.len(), 3);
-                assert!(rep.worst() < 1e-6, "{norm:?} {mask:?} {kind:?}\n{rep}");
-                worst = worst.max(rep.worst());
-            }
-        }
-    }
+    let worst = gradcheck_sweep(AttentionDropout::new(0.25, 7), 22);
     eprintln!("core gradcheck with dropout 0.25: worst relative error {worst:.2e}");
 }
 

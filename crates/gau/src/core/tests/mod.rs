@@ -15,7 +15,7 @@ use crate::mask::KeyPadding;
 use crate::norm::{Normalization, Relu2Denom};
 use kernels::testing::{randn, rng};
 use nn::gradcheck::{Checkable, GradCheckOptions};
-use nn::{GradSink, Module, Param, Prefix};
+use nn::{GradSink, Module, Param, ParamRole, Prefix};
 
 /// Masks every test sweeps, for batch 2 and `n_k` keys: none, lengths (one sequence padded,
 /// one full), an explicit key mask that hides key 0 of the second sequence (so its first causal
@@ -214,4 +214,41 @@ pub(crate) fn check_opts() -> GradCheckOptions {
         eps: 1e-5,
         ..Default::default()
     }
+}
+
+/// f64 gradcheck of Q (input), K and V (parameters) for every normalisation × mask × core kind
+/// with `dropout`, inputs drawn with `seed`; each case must reach 1e-6. Returns the worst error.
+pub(super) fn gradcheck_sweep(dropout: AttentionDropout, seed: u64) -> f64 {
+    let d = Dims {
+        batch: 2,
+        n_q: 5,
+        n_k: 5,
+        s: 4,
+        e: 3,
+    };
+    let [q, k, v] = inputs(d, seed, 1.0);
+    let mut worst: f64 = 0.0;
+    for norm in Normalization::all() {
+        for mask in masks(d.n_k) {
+            for kind in [
+                CoreKind::Materialized,
+                CoreKind::Fused(Tiles { rows: 2, keys: 3 }),
+            ] {
+                let mut m = CoreCheck {
+                    core: core(norm, kind, d.s),
+                    mask: mask.clone(),
+                    dropout,
+                    k: Param::new(t64(&k, &[d.batch, d.n_k, d.s]), ParamRole::Other),
+                    v: Param::new(t64(&v, &[d.batch, d.n_k, d.e]), ParamRole::Other),
+                };
+                let x = t64(&q, &[d.batch, d.n_q, d.s]);
+                let rep = nn::gradcheck::gradcheck(&mut m, &x, &check_opts())
+                    .unwrap_or_else(|e| panic!("{norm:?} {mask:?} {kind:?}: {e}"));
+                assert_eq!(rep.entries.len(), 3);
+                assert!(rep.worst() < 1e-6, "{norm:?} {mask:?} {kind:?}\n{rep}");
+                worst = worst.max(rep.worst());
+            }
+        }
+    }
+    worst
 }
