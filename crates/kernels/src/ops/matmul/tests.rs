@@ -55,6 +55,53 @@ fn each_config(mut f: impl FnMut(&[usize], (usize, usize, usize), bool, bool, bo
     }
 }
 
+/// The f32 forward and backward against the f64 reference on the f32-rounded inputs. f32 sums
+/// of k (forward), n or batch·m (backward) products of O(1) values: allow a 1e-6·length absolute
+/// error, well above the ~√length·6e-8 seen, below any real bug.
+fn check_f32(
+    what: &str,
+    [a, b, dy]: [&[f64]; 3],
+    [sa, sb, sy]: [&[usize]; 3],
+    d: &MatmulDims,
+    ta: bool,
+    tb: bool,
+    broadcast: bool,
+) {
+    let (k_fwd, k_da) = (d.k as f64, d.n as f64);
+    let k_db = (d.m * if broadcast { d.batch } else { 1 }) as f64;
+    let t32 = |v: &[f64], s: &[usize]| Tensor::from_vec(to_f32(v), s).unwrap();
+    let ref32 = |v: &[f64]| to_f64(&to_f32(v));
+    let (a32, b32, dy32) = (ref32(a), ref32(b), ref32(dy));
+    let (ta32, tb32) = (t32(a, sa), t32(b, sb));
+    let y = matmul(&ta32, &tb32, ta, tb).unwrap();
+    assert_eq!(y.shape(), sy, "{what}");
+    let y_ref = matmul_forward_ref(&a32, &b32, d);
+    assert_close(
+        what,
+        &y.to_vec::<f32>().unwrap(),
+        &y_ref,
+        1e-6 * k_fwd,
+        1e-5,
+    );
+    let (da, db) = matmul_backward(&ta32, &tb32, &t32(dy, sy), ta, tb).unwrap();
+    assert_eq!((da.shape(), db.shape()), (sa, sb), "{what}");
+    let (da_ref, db_ref) = matmul_backward_ref(&a32, &b32, &dy32, d);
+    assert_close(
+        what,
+        &da.to_vec::<f32>().unwrap(),
+        &da_ref,
+        1e-6 * k_da,
+        1e-5,
+    );
+    assert_close(
+        what,
+        &db.to_vec::<f32>().unwrap(),
+        &db_ref,
+        1e-6 * k_db,
+        1e-5,
+    );
+}
+
 #[test]
 fn cpu_matches_reference_f32_and_f64() {
     each_config(|batch, mkn, ta, tb, bc| {
@@ -63,46 +110,7 @@ fn cpu_matches_reference_f32_and_f64() {
         let mut r = rng((la * 31 + lb * 7 + ly) as u64 + ta as u64 * 2 + tb as u64);
         let (a, b, dy) = (randn(&mut r, la), randn(&mut r, lb), randn(&mut r, ly));
         let what = format!("matmul {batch:?} {mkn:?} ta={ta} tb={tb} broadcast={bc}");
-        // f32 sums of k (forward), n or batch·m (backward) products of O(1) values: allow a
-        // 1e-6·length absolute error, well above the ~√length·6e-8 seen, below any real bug.
-        let k_fwd = mkn.1 as f64;
-        let k_da = mkn.2 as f64;
-        let k_db = (d.m * if bc { d.batch } else { 1 }) as f64;
-        let (a32, b32, dy32) = (
-            to_f64(&to_f32(&a)),
-            to_f64(&to_f32(&b)),
-            to_f64(&to_f32(&dy)),
-        );
-        let ta32 = Tensor::from_vec(to_f32(&a), &sa).unwrap();
-        let tb32 = Tensor::from_vec(to_f32(&b), &sb).unwrap();
-        let tdy32 = Tensor::from_vec(to_f32(&dy), &sy).unwrap();
-        let y = matmul(&ta32, &tb32, ta, tb).unwrap();
-        assert_eq!(y.shape(), &sy[..], "{what}");
-        let y_ref = matmul_forward_ref(&a32, &b32, &d);
-        assert_close(
-            &what,
-            &y.to_vec::<f32>().unwrap(),
-            &y_ref,
-            1e-6 * k_fwd,
-            1e-5,
-        );
-        let (da, db) = matmul_backward(&ta32, &tb32, &tdy32, ta, tb).unwrap();
-        assert_eq!((da.shape(), db.shape()), (&sa[..], &sb[..]), "{what}");
-        let (da_ref, db_ref) = matmul_backward_ref(&a32, &b32, &dy32, &d);
-        assert_close(
-            &what,
-            &da.to_vec::<f32>().unwrap(),
-            &da_ref,
-            1e-6 * k_da,
-            1e-5,
-        );
-        assert_close(
-            &what,
-            &db.to_vec::<f32>().unwrap(),
-            &db_ref,
-            1e-6 * k_db,
-            1e-5,
-        );
+        check_f32(&what, [&a, &b, &dy], [&sa, &sb, &sy], &d, ta, tb, bc);
 
         let t = |v: &[f64], s: &[usize]| Tensor::from_vec(v.to_vec(), s).unwrap();
         let y = matmul(&t(&a, &sa), &t(&b, &sb), ta, tb).unwrap();
@@ -181,39 +189,8 @@ fn large_product_case(mkn: (usize, usize, usize), ta: bool, tb: bool, broadcast:
     let (da, db) = matmul_backward(&a64, &b64, &dy64, ta, tb).unwrap();
     assert_close(&what, &da.to_vec::<f64>().unwrap(), &da_ref, 1e-12, 1e-12);
     assert_close(&what, &db.to_vec::<f64>().unwrap(), &db_ref, 1e-12, 1e-12);
-    // f32 (a separate kernel in both libraries): the 1e-6·length absolute bound of
-    // `cpu_matches_reference_f32_and_f64`, length = the contraction of each product.
-    let (k_fwd, k_da) = (d.k as f64, d.n as f64);
-    let k_db = (d.m * if broadcast { d.batch } else { 1 }) as f64;
-    let t32 = |v: &[f64], s: &[usize]| Tensor::from_vec(to_f32(v), s).unwrap();
-    let ref32 = |v: &[f64]| to_f64(&to_f32(v));
-    let (a32, b32, dy32) = (ref32(&a), ref32(&b), ref32(&dy));
-    let (ta32, tb32) = (t32(&a, &sa), t32(&b, &sb));
-    let y = matmul(&ta32, &tb32, ta, tb).unwrap();
-    let y_ref = matmul_forward_ref(&a32, &b32, &d);
-    assert_close(
-        &what,
-        &y.to_vec::<f32>().unwrap(),
-        &y_ref,
-        1e-6 * k_fwd,
-        1e-5,
-    );
-    let (da, db) = matmul_backward(&ta32, &tb32, &t32(&dy, &sy), ta, tb).unwrap();
-    let (da_ref, db_ref) = matmul_backward_ref(&a32, &b32, &dy32, &d);
-    assert_close(
-        &what,
-        &da.to_vec::<f32>().unwrap(),
-        &da_ref,
-        1e-6 * k_da,
-        1e-5,
-    );
-    assert_close(
-        &what,
-        &db.to_vec::<f32>().unwrap(),
-        &db_ref,
-        1e-6 * k_db,
-        1e-5,
-    );
+    // f32 (a separate kernel in both libraries).
+    check_f32(&what, [&a, &b, &dy], [&sa, &sb, &sy], &d, ta, tb, broadcast);
 }
 
 #[test]
