@@ -36,20 +36,10 @@ impl Map2<f32> for AddPair {
     }
 }
 
-/// Deterministic inputs spread over [−8, 8) (a cheap LCG; values are irrelevant to speed as
-/// long as they exercise both signs and the interesting ranges).
+/// Deterministic inputs spread over [−8, 8) (values are irrelevant to speed as long as they
+/// exercise both signs and the interesting ranges).
 fn data(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 16.0 - 8.0
-        })
-        .collect()
+    kernels::testing::lcg_uniform_f32(n, seed, -8.0, 8.0)
 }
 
 fn tensor(v: &[f32]) -> Tensor {

@@ -37,17 +37,7 @@ const SHAPES: &[(usize, usize, usize, bool, bool)] = &[
 
 /// Deterministic values in [−0.5, 0.5).
 fn data(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
+    kernels::testing::lcg_uniform_f32(n, seed, -0.5, 0.5)
 }
 
 /// FLOPs of one `m×k · k×n` product.

@@ -28,6 +28,21 @@ pub fn randn(rng: &mut StdRng, n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// `n` f32 values in `[lo, hi)` from a 64-bit LCG seeded with `seed`: cheap, deterministic
+/// inputs for benchmarks at 10⁷+ elements (the values do not matter to speed beyond their sign
+/// and range; tests use [`rng`] and friends).
+pub fn lcg_uniform_f32(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+    const MUL: u64 = 6364136223846793005;
+    const INC: u64 = 1442695040888963407;
+    let mut s = seed.wrapping_mul(MUL).wrapping_add(INC);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(MUL).wrapping_add(INC);
+            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
+        })
+        .collect()
+}
+
 /// `n` draws uniform in `[lo, hi)`.
 pub fn uniform(rng: &mut StdRng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
     (0..n)

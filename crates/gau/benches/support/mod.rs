@@ -43,17 +43,7 @@ pub fn quick() -> bool {
 
 /// Deterministic values in [−0.5, 0.5)·scale.
 pub fn data(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
-        })
-        .collect()
+    kernels::testing::lcg_uniform_f32(n, seed, -0.5 * scale, 0.5 * scale)
 }
 
 /// Forward FLOPs of one GAU layer (spec §4): `2nd(3e+s) + 2n²(e+s)`.
