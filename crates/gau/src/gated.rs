@@ -13,6 +13,7 @@
 //! `Linear`'s `w`/`b` under the layer's own parameter names.
 
 use crate::ops::columns::{concat_last, split_last};
+use crate::ops::scale_offset::scale_offset_backward;
 use crate::{Error, Result};
 use kernels::Tensor;
 use kernels::ops::mul::{mul_backward, mul_forward};
@@ -244,4 +245,23 @@ pub(crate) fn gated_output_backward(
     };
     let dp = proj.backward(cache.lin, &dy3, &mut renamed)?;
     Ok(mul_backward(&cache.u, &cache.c, &dp)?)
+}
+
+/// Backward of one per-dimension scale/offset `q = γ ⊙ z + β` (spec §2.1) for the cotangent
+/// `dq`: hands `dγ = Σ dq ⊙ z` and, when β exists, `dβ = Σ dq` to `sink` under `names` (in that
+/// order) and returns `dz = γ ⊙ dq`.
+pub(crate) fn scale_offset_param_backward(
+    z: &Tensor,
+    gamma: &mut Param,
+    beta: Option<&mut Param>,
+    dq: &Tensor,
+    [gamma_name, beta_name]: [&str; 2],
+    sink: &mut dyn GradSink,
+) -> Result<Tensor> {
+    let (dz, dgamma, dbeta) = scale_offset_backward(z, &gamma.value, dq, beta.is_some())?;
+    sink.accept(gamma_name, gamma, dgamma)?;
+    if let (Some(p), Some(g)) = (beta, dbeta) {
+        sink.accept(beta_name, p, g)?;
+    }
+    Ok(dz)
 }

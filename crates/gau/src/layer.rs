@@ -19,12 +19,12 @@
 use crate::core::{AttentionCore, AttentionDropout, CoreCache, CoreKind};
 use crate::gated::{
     GatedCache, SiluCache, check_input, gated_output, gated_output_backward, rope_maybe,
-    rope_maybe_backward, rope_opts, silu_projection, silu_projection_backward, truncated,
-    validate_rope, visit_linear, visit_linear_mut,
+    rope_maybe_backward, rope_opts, scale_offset_param_backward, silu_projection,
+    silu_projection_backward, truncated, validate_rope, visit_linear, visit_linear_mut,
 };
 use crate::mask::Mask;
 use crate::norm::{Normalization, ScoreScale};
-use crate::ops::scale_offset::{scale_offset_backward, scale_offset_forward};
+use crate::ops::scale_offset::scale_offset_forward;
 use crate::{Error, Result};
 use kernels::ops::add::add_forward;
 use kernels::ops::rope::{RopeLayout, RopeOpts};
@@ -268,18 +268,22 @@ impl Gau {
         let rope = self.cfg.rope_opts();
         let dq = rope_maybe_backward(g.dq, &rope)?;
         let dk = rope_maybe_backward(g.dk, &rope)?;
-        let (dzq, dgq, dbq) =
-            scale_offset_backward(&cache.z, &self.gamma_q.value, &dq, self.beta_q.is_some())?;
-        let (dzk, dgk, dbk) =
-            scale_offset_backward(&cache.z, &self.gamma_k.value, &dk, self.beta_k.is_some())?;
-        sink.accept("gamma_q", &mut self.gamma_q, dgq)?;
-        if let (Some(p), Some(g)) = (self.beta_q.as_mut(), dbq) {
-            sink.accept("beta_q", p, g)?;
-        }
-        sink.accept("gamma_k", &mut self.gamma_k, dgk)?;
-        if let (Some(p), Some(g)) = (self.beta_k.as_mut(), dbk) {
-            sink.accept("beta_k", p, g)?;
-        }
+        let dzq = scale_offset_param_backward(
+            &cache.z,
+            &mut self.gamma_q,
+            self.beta_q.as_mut(),
+            &dq,
+            ["gamma_q", "beta_q"],
+            sink,
+        )?;
+        let dzk = scale_offset_param_backward(
+            &cache.z,
+            &mut self.gamma_k,
+            self.beta_k.as_mut(),
+            &dk,
+            ["gamma_k", "beta_k"],
+            sink,
+        )?;
         let dz = add_forward(&dzq, &dzk)?;
         let dx = silu_projection_backward(
             &mut self.proj_in,

@@ -19,12 +19,12 @@ use super::global::GlobalDenom;
 use crate::core::{AttentionCore, CoreKind};
 use crate::gated::{
     GatedCache, SiluCache, check_input, gated_output, gated_output_backward, rope_maybe,
-    rope_maybe_backward, rope_opts, silu_projection, silu_projection_backward, truncated,
-    validate_rope, visit_linear, visit_linear_mut,
+    rope_maybe_backward, rope_opts, scale_offset_param_backward, silu_projection,
+    silu_projection_backward, truncated, validate_rope, visit_linear, visit_linear_mut,
 };
 use crate::mask::Mask;
 use crate::norm::{Normalization, Relu2Denom, ScoreScale};
-use crate::ops::scale_offset::{scale_offset_backward, scale_offset_forward};
+use crate::ops::scale_offset::scale_offset_forward;
 use crate::{Error, Result};
 use kernels::ops::add::add_forward;
 use kernels::ops::rope::{RopeLayout, RopeOpts};
@@ -237,12 +237,14 @@ impl Flash {
         for (i, d) in [g.dqq, g.dkq, g.dql, g.dkl].into_iter().enumerate() {
             let d = rope_maybe_backward(d, &rope)?;
             let pair = &mut self.pairs[i];
-            let (dzi, dgamma, dbeta) =
-                scale_offset_backward(&cache.z, &pair.gamma.value, &d, pair.beta.is_some())?;
-            sink.accept(&gamma_name(i), &mut pair.gamma, dgamma)?;
-            if let (Some(p), Some(db)) = (pair.beta.as_mut(), dbeta) {
-                sink.accept(&beta_name(i), p, db)?;
-            }
+            let dzi = scale_offset_param_backward(
+                &cache.z,
+                &mut pair.gamma,
+                pair.beta.as_mut(),
+                &d,
+                [&gamma_name(i), &beta_name(i)],
+                sink,
+            )?;
             dz = Some(match dz {
                 None => dzi,
                 Some(acc) => add_forward(&acc, &dzi)?,
