@@ -9,11 +9,14 @@
 //! what gradient checks and references run.
 //!
 //! # Accuracy (f32, measured by `tests` in this file against f64 libm on dense sweeps)
-//! - [`exp_f32`]: Cody–Waite range reduction `x = k·ln2 + r`, |r| ≤ ln2/2, Cephes' degree-6
-//!   polynomial for `e^r`, `2^k` from exponent bits. Relative error ≤ 2e-7 for x in
-//!   [−87.3, 88.7]; 0 below −87.34 (the true value is below f32's normal range), +∞ above
-//!   88.72, NaN in → NaN out. [`exp_nonpos_f32`] is the same for x ≤ 0, a few instructions
-//!   shorter (one `2^k` factor, no overflow select); the activations use it.
+//! - [`exp_f32`]: Cody–Waite range reduction `x = k·ln2 + r`, |r| ≤ ln2/2, Cephes' degree-7
+//!   polynomial for `e^r` (evaluated by Estrin's scheme), `2^k` from exponent bits. Relative
+//!   error ≤ 2e-7 for x in [−87.3, 88.7] (8e-8 measured); 0 below −87.34 (the true value is
+//!   below f32's normal range), +∞ above 88.72, NaN in → NaN out.
+//! - [`exp_nonpos_f32`], for x ≤ 0, is what the activations use: the same reduction, a
+//!   degree-5 minimax polynomial fitted here, `2^k` as one factor folded into the last
+//!   multiply-add, no overflow select — 11 vector operations against 17. Relative error ≤ 2e-7
+//!   on [−87.3, 0] (1.8e-7 measured at every ISA level).
 //! - [`sigmoid_parts_f32`]: `σ(x)` and `1 − σ(x)` from `e = exp(−|x|)`, each with relative error
 //!   ≤ 5e-7 (no cancellation in `1 − σ` for large x).
 //! - [`normal_cdf_f32`], [`normal_pdf_f32`], [`normal_cdf_pdf_f32`]: `φ(x) = e^(−x²/2)/√(2π)`
@@ -268,21 +271,49 @@ macro_rules! vec_math_kernel {
 }
 pub(crate) use vec_math_kernel;
 
+/// Elements per step of the loops below: two AVX2 vectors (or one AVX-512 vector) per step
+/// gives the out-of-order core two independent dependency chains of the math to overlap; one
+/// vector per step measured 10–25 % slower on SiLU (Zen 3, in L1).
+const UNROLL: usize = 16;
+
 #[inline(always)]
 fn run1<F: Copy, K: Map1<F>, const FMA: bool>(k: &K, out: &mut [F], x: &[F]) {
-    for (o, &x) in out.iter_mut().zip(x) {
-        *o = if FMA { k.apply_fma(x) } else { k.apply(x) };
+    let f = |x: F| if FMA { k.apply_fma(x) } else { k.apply(x) };
+    let mut out_blocks = out.chunks_exact_mut(UNROLL);
+    let mut x_blocks = x.chunks_exact(UNROLL);
+    for (o, x) in (&mut out_blocks).zip(&mut x_blocks) {
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = f(x);
+        }
+    }
+    for (o, &x) in out_blocks
+        .into_remainder()
+        .iter_mut()
+        .zip(x_blocks.remainder())
+    {
+        *o = f(x);
     }
 }
 
 #[inline(always)]
 fn run2<F: Copy, K: Map2<F>, const FMA: bool>(k: &K, out: &mut [F], a: &[F], b: &[F]) {
-    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-        *o = if FMA {
+    let f = |a: F, b: F| {
+        if FMA {
             k.apply_fma(a, b)
         } else {
             k.apply(a, b)
-        };
+        }
+    };
+    let mut out_blocks = out.chunks_exact_mut(UNROLL);
+    let (mut a_blocks, mut b_blocks) = (a.chunks_exact(UNROLL), b.chunks_exact(UNROLL));
+    for ((o, a), b) in (&mut out_blocks).zip(&mut a_blocks).zip(&mut b_blocks) {
+        for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+            *o = f(a, b);
+        }
+    }
+    let tail = out_blocks.into_remainder().iter_mut();
+    for ((o, &a), &b) in tail.zip(a_blocks.remainder()).zip(b_blocks.remainder()) {
+        *o = f(a, b);
     }
 }
 

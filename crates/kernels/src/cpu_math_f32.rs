@@ -4,7 +4,6 @@
 
 use super::MulAdd;
 
-const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer held in the low bits
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_4; // few mantissa bits: k·LN2_HI is exact
 const LN2_LO: f32 = -2.121_944_4e-4;
@@ -13,34 +12,52 @@ const EXP_LO: f32 = -87.336_55;
 /// Above this `e^x` overflows (k ≤ 128); the result is +∞.
 const EXP_HI: f32 = 88.722_83;
 
-/// `(k, e^r)` with `x = k·ln2 + r`, |r| ≤ ln2/2: Cody–Waite reduction and Cephes' polynomial.
+/// `1.5·2^23 + 127`: `x·log2(e) + MAGIC_BIASED` rounds `x·log2(e)` to an integer `k` held in
+/// the low bits together with the exponent bias, so `bits << 23` is `2^k` as an f32.
+const MAGIC_BIASED: f32 = 12_583_039.0;
+
+/// `(k as f32, 2^k as bits-shifted f32, r)` with `x = k·ln2 + r`, |r| ≤ ln2/2 (Cody–Waite, two
+/// constants). The `2^k` factor is valid for k in −126..=127; callers handle the rest.
 #[inline(always)]
-fn exp_reduced<M: MulAdd>(xc: f32) -> (i32, f32) {
-    let t = M::mul_add(xc, LOG2E, MAGIC);
-    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    let kf = t - MAGIC;
+fn reduce<M: MulAdd>(xc: f32) -> (f32, f32, f32) {
+    let t = M::mul_add(xc, LOG2E, MAGIC_BIASED);
+    let two_k = f32::from_bits(t.to_bits() << 23);
+    let kf = t - MAGIC_BIASED;
     let r = M::mul_add(kf, -LN2_LO, M::mul_add(kf, -LN2_HI, xc));
-    let mut p = 1.987_569_1e-4f32;
-    p = M::mul_add(p, r, 1.398_199_9e-3);
-    p = M::mul_add(p, r, 8.333_452e-3);
-    p = M::mul_add(p, r, 4.166_579_6e-2);
-    p = M::mul_add(p, r, 0.166_666_65);
-    p = M::mul_add(p, r, 0.5);
-    (k, M::mul_add(p * r, r, r) + 1.0)
+    (kf, two_k, r)
 }
 
-/// `2^k` for `k` in −126..=127 (a normal f32).
+/// `e^r − 1` for |r| ≤ ln2/2 by Cephes' degree-7 polynomial `r + r²·p(r)`, with `p` evaluated
+/// by Estrin's scheme (three levels instead of five Horner steps: shorter dependency chains,
+/// the same operations and the same accuracy).
 #[inline(always)]
-fn pow2i(k: i32) -> f32 {
-    f32::from_bits(((k + 127) as u32) << 23)
+fn expm1_reduced_p7<M: MulAdd>(r: f32) -> f32 {
+    let r2 = r * r;
+    let a = M::mul_add(8.333_452e-3, r, 4.166_579_6e-2);
+    let b = M::mul_add(0.166_666_65, r, 0.5);
+    let c = M::mul_add(1.987_569_1e-4, r, 1.398_199_9e-3);
+    let p = M::mul_add(M::mul_add(c, r2, a), r2, b);
+    M::mul_add(p, r2, r)
+}
+
+/// `e^r − 1` for |r| ≤ ln2/2 by a degree-5 polynomial `r + r²·q(r)`, `q` minimax-fitted here
+/// for relative error 1.03e-7 of `e^r` in exact arithmetic (`1 + r` kept exact); Estrin's scheme.
+#[inline(always)]
+fn expm1_reduced_p5<M: MulAdd>(r: f32) -> f32 {
+    let r2 = r * r;
+    let lo = M::mul_add(0.166_670_9, r, 0.499_992_3);
+    let hi = M::mul_add(0.008_314_719, r, 0.041_890_208);
+    M::mul_add(M::mul_add(hi, r2, lo), r2, r)
 }
 
 /// `e^x` in f32, any x: 0 below −87.34, +∞ above 88.72, NaN in → NaN out.
 #[inline(always)]
 pub fn exp_f32<M: MulAdd>(x: f32) -> f32 {
     // `clamp` passes NaN through (unlike max/min), so NaN in gives NaN out.
-    let (k, y) = exp_reduced::<M>(x.clamp(EXP_LO, EXP_HI));
+    let (kf, _, r) = reduce::<M>(x.clamp(EXP_LO, EXP_HI));
+    let y = expm1_reduced_p7::<M>(r) + 1.0;
     // 2^k as two normal factors, since k runs from −126 to 128.
+    let k = kf as i32;
     let k1 = k >> 1;
     let e = y * pow2i(k1) * pow2i(k - k1);
     if x > EXP_HI {
@@ -52,15 +69,22 @@ pub fn exp_f32<M: MulAdd>(x: f32) -> f32 {
     }
 }
 
-/// `e^x` for `x ≤ 0` (and NaN): the same polynomial as [`exp_f32`], with `2^k` as one factor
-/// since k ≤ 0, and no overflow select. Every activation's exponent is non-positive
-/// (`−|x|`, `−x²/2`), so they use this one. For x > 0 the result is wrong (unchecked).
+/// `2^k` for `k` in −126..=127 (a normal f32).
+#[inline(always)]
+fn pow2i(k: i32) -> f32 {
+    f32::from_bits(((k + 127) as u32) << 23)
+}
+
+/// `e^x` for `x ≤ 0` (and NaN), for the activations (every exponent they take is
+/// non-positive: `−|x|`, `−x²/2`): `2^k·(1 + (e^r − 1))` as one multiply-add with `2^k` a single
+/// normal factor (k ≤ 0), the degree-5 polynomial of [`expm1_reduced_p5`], no overflow select.
+/// Below −87.34 the result is 0. For x > 0 the result is wrong (unchecked).
 #[inline(always)]
 pub fn exp_nonpos_f32<M: MulAdd>(x: f32) -> f32 {
     // `x < LO ? LO : x` is one `vmaxps` and keeps NaN.
     let xc = if x < EXP_LO { EXP_LO } else { x };
-    let (k, y) = exp_reduced::<M>(xc);
-    let e = y * pow2i(k);
+    let (_, two_k, r) = reduce::<M>(xc);
+    let e = M::mul_add(two_k, expm1_reduced_p5::<M>(r), two_k);
     if x < EXP_LO { 0.0 } else { e }
 }
 
@@ -71,7 +95,8 @@ pub fn sigmoid_parts_f32<M: MulAdd>(x: f32) -> (f32, f32) {
     let e = exp_nonpos_f32::<M>(-x.abs());
     let big = 1.0 / (1.0 + e);
     let small = e * big;
-    if x >= 0.0 { (big, small) } else { (small, big) }
+    // A select on the sign bit (one `vblendvps` on x itself; σ(−0) = σ(0) either way).
+    if x.is_sign_negative() { (small, big) } else { (big, small) }
 }
 
 const INV_SQRT_2PI: f32 = 0.398_942_3;
