@@ -1,6 +1,6 @@
 //! GEMM throughput of `kernels::ops::matmul::matmul`, f32.
 //!
-//! Group `matmul`, functions `cpu` (faer on rayon's default pool) and, in a `--features cuda`
+//! Group `matmul`, functions `cpu` (`cpu.rs`'s GEMM on rayon's default pool) and, in a `--features cuda`
 //! build on a machine with a GPU, `cuda` (cuBLAS, stream synchronised inside the timed
 //! region); parameters `MxKxN` (m×k×n of `op(a)·op(b)`) with a suffix `_aT` / `_bT` / `_aTbT`
 //! for the transposed layouts: `2048x2048x2048` and the GAU-α projection shape `512x768x3456` in

@@ -1,20 +1,20 @@
-//! CPU GEMM: faer 0.24 for most products, the `gemm` 0.19 crate for large ones with
-//! `op(X) = Xᵀ` or a wide output (`n ≥ 4m`) on a host without AVX-512 (both pure Rust, SIMD
-//! kernels chosen at run time). `docs/cpu-matmul.md` has the measurements behind the split.
+//! CPU GEMM. f32 on an x86-64 host with AVX2 + FMA and no AVX-512: our own BLIS-style kernel
+//! (`sgemm_avx2`), except deep products with an untransposed `X` (`k ≥ 4n`), where faer 0.24
+//! measured faster. Everything else (f64, AVX-512 hosts, other targets): faer 0.24 for most
+//! products, the `gemm` 0.19 crate for large ones with `op(X) = Xᵀ` or a wide output (`n ≥ 4m`)
+//! on a host without AVX-512. `docs/cpu-matmul.md` has the measurements behind the split.
 //!
-//! Both take strided views, so the row-major slices are used in place and the transposes are
-//! free (swapped strides): nothing is copied.
+//! All three take strided views (ours packs through any strides), so the row-major slices are
+//! used in place and the transposes are free: nothing is copied.
 //!
-//! Why two libraries: faer 0.24 hands x86 products to `private-gemm-x86`, which writes a
+//! Why not faer alone: faer 0.24 hands x86 products to `private-gemm-x86`, which writes a
 //! row-major `C` as the column-major `Cᵀ = op(Y)ᵀ·op(X)ᵀ` and does not pack its right operand
 //! `op(X)ᵀ` (except for tall products). With `tx` that operand is row-major, its micro-kernel
-//! strides through memory, and on the AVX2 development VM it ran at 50–72 % of numpy's OpenBLAS
-//! against 75–98 % for the untransposed layouts. The `gemm` crate packs both operands and held
-//! 84–100 % on the same `tx` products, so it takes them. faer also trailed on wide outputs
-//! (`512×768×3456`, `512×768×3200`: 75–83 % against 85–98 % for the `gemm` crate on 2 threads, in
-//! three separate runs), while it led at `2048³` and on `512×3200×768`; `n ≥ 4m` separates the
-//! two groups of measured shapes. On AVX-512 hosts faer keeps every product: the `gemm` crate is
-//! built here without its `x86-v4` feature (AVX2 at most), and that trade was not measured.
+//! strides through memory, and on the AVX2 development VM it ran at 50–72 % of numpy's OpenBLAS.
+//! The `gemm` crate packs both operands (84–100 % on the same `tx` products) and also led on wide
+//! outputs; our kernel packs both too and reached 80–100 % of numpy on every measured f32 layout,
+//! ahead of both libraries except on the deep `512×3200×768` products. On AVX-512 hosts faer
+//! keeps every product (its AVX-512 kernels; neither alternative was measured there).
 
 use super::plan::GemmPlan;
 use crate::Float;
@@ -25,7 +25,8 @@ use rayon::prelude::*;
 /// Products with at least this many multiply-adds run in parallel inside (rayon's pool);
 /// smaller ones run sequentially, several batch entries at once on rayon's pool. Also the
 /// size from which products may go to the `gemm` crate (smaller ones were not measured;
-/// faer's small-product kernels take them).
+/// faer's small-product kernels take them). Our f32 kernel takes every size: on 64³–128³ it
+/// matched faer's small-product kernels.
 const PAR_INNER_MIN_MACS: usize = 1 << 21;
 
 fn view<F: Float>(data: &[F], rows: usize, cols: usize, trans: bool) -> MatRef<'_, F> {
@@ -109,15 +110,54 @@ fn gemm_crate<F: Float>(p: &GemmPlan, x: &[F], y: &[F], c: &mut [F], accum: Accu
     }
 }
 
-/// One product of the plan on the library measured fastest for its layout (module docs).
-fn gemm_one<F: Float + ComplexField>(
-    p: &GemmPlan,
-    x: &[F],
-    y: &[F],
-    c: &mut [F],
-    accum: Accum,
-    par: Par,
-) {
+/// The element types of the CPU GEMM, and whether one has a kernel of our own on this host.
+pub(super) trait GemmScalar: Float + ComplexField {
+    /// Runs one product of `p` (`C = op(X)·op(Y)`, or `+=` with `Accum::Add`) through our own
+    /// kernel and returns `true`, or returns `false` when this type and host have none.
+    fn own_gemm(
+        _p: &GemmPlan,
+        _x: &[Self],
+        _y: &[Self],
+        _c: &mut [Self],
+        _a: Accum,
+        _par: Par,
+    ) -> bool {
+        false
+    }
+}
+
+impl GemmScalar for f64 {}
+
+impl GemmScalar for f32 {
+    fn own_gemm(p: &GemmPlan, x: &[f32], y: &[f32], c: &mut [f32], accum: Accum, par: Par) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if !has_avx512()
+            && let Some(cpu) = super::sgemm_avx2::Avx2Fma::detect()
+        {
+            use super::sgemm_avx2::{Strided, sgemm};
+            let xs = Strided::op(&x[..p.m * p.k], p.m, p.k, p.tx);
+            let ys = Strided::op(&y[..p.k * p.n], p.k, p.n, p.ty);
+            sgemm(
+                cpu,
+                xs,
+                ys,
+                &mut c[..p.m * p.n],
+                accum == Accum::Add,
+                par != Par::Seq,
+            );
+            return true;
+        }
+        false
+    }
+}
+
+/// One product of the plan on the kernel measured fastest for its type and layout (module docs).
+fn gemm_one<F: GemmScalar>(p: &GemmPlan, x: &[F], y: &[F], c: &mut [F], accum: Accum, par: Par) {
+    // faer led (by 5–10 %) on deep products with an untransposed `X`, e.g. `512×3200×768`.
+    let faer_leads = !p.tx && p.k >= 4 * p.n;
+    if !faer_leads && F::own_gemm(p, x, y, c, accum, par) {
+        return;
+    }
     let large = p.m * p.n * p.k >= PAR_INNER_MIN_MACS;
     if large && (p.tx || p.n >= 4 * p.m) && !has_avx512() {
         gemm_crate(p, x, y, c, accum, par);
@@ -127,7 +167,7 @@ fn gemm_one<F: Float + ComplexField>(
 }
 
 /// Runs the plan into `c` (`p.out_len()` elements, overwritten).
-pub fn gemm<F: Float + ComplexField>(p: &GemmPlan, x: &[F], y: &[F], c: &mut [F]) {
+pub fn gemm<F: GemmScalar>(p: &GemmPlan, x: &[F], y: &[F], c: &mut [F]) {
     let mn = p.m * p.n;
     if mn == 0 {
         return;

@@ -1,8 +1,9 @@
 //! Batched matrix multiplication with optional transposes, and its backward.
 //!
 //! `C_i = op(A_i) · op(B_i)` for every batch index `i`, where `op(M)` is `M` or `Mᵀ`. Row-major
-//! throughout. The CPU path is faer's GEMM (measured against `matrixmultiply` in
-//! `docs/cpu-matmul.md`), the CUDA path cuBLAS `sgemm_strided_batched`.
+//! throughout. The CPU path is our own AVX2+FMA f32 GEMM (`sgemm_avx2`) on hosts that have it,
+//! faer or the `gemm` crate otherwise (see `cpu.rs` and `docs/cpu-matmul.md`), the CUDA path
+//! cuBLAS `sgemm_strided_batched`.
 //!
 //! ```
 //! use kernels::{Tensor, ops::matmul::matmul};
@@ -20,6 +21,8 @@ mod cpu;
 mod cuda;
 mod plan;
 mod reference;
+#[cfg(target_arch = "x86_64")]
+mod sgemm_avx2;
 #[cfg(test)]
 mod tests;
 
