@@ -1,11 +1,16 @@
 //! `cargo xtask cuda-check`: compile every `.cu` under `crates/` with NVRTC for `compute_90`,
 //! exactly as the `kernels` crate does at run time (same virtual architecture, no extra include
-//! paths), and report each kernel's registers and spills from `ptxas -v` when ptxas is there.
+//! paths but the preludes' folder), and report each kernel's registers and spills from
+//! `ptxas -v` when ptxas is there.
 //!
 //! NVRTC comes from a CUDA install when one is found; otherwise the pinned CUDA 13.0 wheels are
 //! pip-installed into `~/.cache/frugal/cuda-13.0` (13.0 so the PTX is accepted by a 13.0 driver).
 //! Under `CI=true` a failed install is a failure; elsewhere it is a loud skip. A kernel that does
 //! not compile is always a failure, with NVRTC's log.
+//!
+//! A `.cu` file may `#include "x.cuh"` a shared prelude from [`PRELUDE_DIR`]; at run time the
+//! `kernels` crate pastes the same file in from an embedded copy (see `kernels::cuda::prelude`),
+//! here NVRTC reads it from disk through `--include-path`.
 
 use crate::nvrtc::Nvrtc;
 use crate::util::{self, Failure, Result};
@@ -19,6 +24,8 @@ const WHEELS: &[&str] = &[
     "nvidia-cuda-runtime==13.0.96",
 ];
 const SERIES: &str = "13.0";
+/// The shared device code `.cu` files include, relative to the workspace root.
+const PRELUDE_DIR: &str = "crates/kernels/src/cuda/prelude";
 
 struct Options {
     arch: String,
@@ -103,6 +110,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let sm = opts.arch.replace("compute_", "sm_");
     let arch_opt = format!("--gpu-architecture={}", opts.arch);
+    let include_opt = format!("--include-path={}", root.join(PRELUDE_DIR).display());
     println!(
         "\n{:<50} {:<26} {:>5} {:>7} {:>12} {:>7}",
         "file", "kernel", "regs", "stack", "spill st/ld", "smem"
@@ -120,7 +128,9 @@ pub fn run(args: &[String]) -> Result<()> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let out = nvrtc.compile(&src, &name, &[&arch_opt]).map_err(Failure)?;
+        let out = nvrtc
+            .compile(&src, &name, &[&arch_opt, &include_opt])
+            .map_err(Failure)?;
         let ptx = match out.ptx {
             Ok(ptx) => ptx,
             Err(status) => {

@@ -125,7 +125,8 @@ impl CudaDevice {
             .map_err(|e| driver_error("synchronize", e))
     }
 
-    /// The module compiled from `src`, compiled by NVRTC at first use and cached under `name`.
+    /// The module compiled from `src` (its `#include` lines expanded from the preludes, see
+    /// [`super::prelude`]), compiled by NVRTC at first use and cached under `name`.
     pub fn module(&self, name: &'static str, src: &'static str) -> Result<Arc<CudaModule>> {
         let mut cache = self.0.modules.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(m) = cache.get(name) {
@@ -142,6 +143,7 @@ impl CudaDevice {
             name: Some(format!("{name}.cu")),
             ..Default::default()
         };
+        let src = super::prelude::expand(name, src)?;
         let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts).map_err(|e| {
             let log = match &e {
                 cudarc::nvrtc::CompileError::CompileError { log, .. } => {

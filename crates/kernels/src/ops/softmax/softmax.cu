@@ -20,66 +20,7 @@ struct SoftmaxParams {
     int pad_;
 };
 
-#define FULL_MASK 0xffffffffu
-
-__device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
-
-// (m, s) <- merge of two running softmax states: s = s*e^(m-M) + s2*e^(m2-M), M = max(m, m2).
-__device__ __forceinline__ void merge_ms(float& m, float& s, float m2, float s2) {
-    float mx = fmaxf(m, m2);
-    if (mx == neg_inf()) return;  // both empty
-    s = s * expf(m - mx) + s2 * expf(m2 - mx);
-    m = mx;
-}
-
-__device__ void block_reduce_ms(float& m, float& s) {
-    __shared__ float sh_m[32];
-    __shared__ float sh_s[32];
-    for (int o = 16; o > 0; o >>= 1) {
-        float m2 = __shfl_xor_sync(FULL_MASK, m, o);
-        float s2 = __shfl_xor_sync(FULL_MASK, s, o);
-        merge_ms(m, s, m2, s2);
-    }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    __syncthreads();  // the previous row's readers are done with sh_*
-    if (lane == 0) {
-        sh_m[warp] = m;
-        sh_s[warp] = s;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        m = lane < nw ? sh_m[lane] : neg_inf();
-        s = lane < nw ? sh_s[lane] : 0.0f;
-        for (int o = 16; o > 0; o >>= 1) {
-            float m2 = __shfl_xor_sync(FULL_MASK, m, o);
-            float s2 = __shfl_xor_sync(FULL_MASK, s, o);
-            merge_ms(m, s, m2, s2);
-        }
-        if (lane == 0) {
-            sh_m[0] = m;
-            sh_s[0] = s;
-        }
-    }
-    __syncthreads();
-    m = sh_m[0];
-    s = sh_s[0];
-}
-
-__device__ float block_reduce_sum(float v) {
-    __shared__ float sh[32];
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    __syncthreads();
-    if (lane == 0) sh[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < nw ? sh[lane] : 0.0f;
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
-        if (lane == 0) sh[0] = v;
-    }
-    __syncthreads();
-    return sh[0];
-}
+#include "row_reduce.cuh"  // block_reduce_ms, block_reduce_sum, neg_inf
 
 __device__ __forceinline__ unsigned long long visible_len(const SoftmaxParams& p,
                                                           const unsigned long long* lengths,
