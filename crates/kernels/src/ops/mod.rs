@@ -14,6 +14,8 @@ pub mod gelu;
 pub mod layernorm;
 pub mod matmul;
 pub mod mul;
+#[cfg(test)]
+mod norm_tests;
 pub mod reduce;
 pub mod relu2;
 pub mod rmsnorm;

@@ -110,3 +110,47 @@ pub(crate) fn row_warps_config(rows: usize) -> LaunchConfig {
         shared_mem_bytes: 0,
     }
 }
+
+/// A scalar kernel argument that follows the `(rows, n)` pair of a row kernel.
+#[derive(Clone, Copy)]
+pub(crate) enum Scalar {
+    F32(f32),
+    I32(i32),
+}
+
+/// Launches the row kernel `name` of `kernel` (the norms' kernels) under `cfg` with the
+/// arguments `(outs…, ins…, rows, n, tail…)` in that order; `outs` are written, `ins` read.
+/// Driver errors carry `op`.
+///
+/// # Safety
+/// The kernel's parameters must be exactly these arguments, and every buffer must hold as many
+/// f32 values as the kernel reads or writes for `dims = (rows, n)` under `cfg`.
+pub(crate) unsafe fn launch_rows(
+    op: &'static str,
+    (kernel, name): (&Kernel, &str),
+    cfg: LaunchConfig,
+    outs: &mut [&mut CudaStorage],
+    ins: &[&CudaStorage],
+    dims: (u32, u32),
+    tail: &[Scalar],
+) -> Result<()> {
+    let dev = outs[0].device.clone();
+    let f = kernel.function(&dev, name)?;
+    let mut l = dev.stream().launch_builder(&f);
+    for o in outs.iter_mut() {
+        l.arg(&mut o.slice);
+    }
+    for i in ins {
+        l.arg(&i.slice);
+    }
+    l.arg(&dims.0).arg(&dims.1);
+    for s in tail {
+        match s {
+            Scalar::F32(v) => l.arg(v),
+            Scalar::I32(v) => l.arg(v),
+        };
+    }
+    // SAFETY: the caller vouches for the parameter list and the buffer sizes.
+    unsafe { l.launch(cfg) }.map_err(launch_err(op))?;
+    Ok(())
+}

@@ -2,10 +2,9 @@
 
 use crate::cuda::Kernel;
 use crate::ops::bias_add::cuda::{
-    column_partials_config, finish_columns, launch_err, row_warps_config, u32_arg,
+    Scalar, column_partials_config, finish_columns, launch_rows, row_warps_config, u32_arg,
 };
 use crate::{CudaStorage, Result};
-use cudarc::driver::PushKernelArg;
 
 const KERNEL: Kernel = Kernel {
     module: "layernorm",
@@ -27,18 +26,20 @@ pub fn layernorm_forward(
     if rows == 0 {
         return Ok((y, mean, rstd));
     }
-    let f = KERNEL.function(dev, "layernorm_fwd_f32")?;
-    let (rows32, n32, eps32) = (u32_arg(op, rows)?, u32_arg(op, n)?, eps as f32);
+    let dims = (u32_arg(op, rows)?, u32_arg(op, n)?);
     let (has_g, has_b) = (gain.is_some() as i32, bias.is_some() as i32);
     let (g, b) = (gain.unwrap_or(x), bias.unwrap_or(x));
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut y.slice)
-        .arg(&mut mean.slice)
-        .arg(&mut rstd.slice);
-    l.arg(&x.slice).arg(&g.slice).arg(&b.slice);
-    l.arg(&rows32).arg(&n32).arg(&eps32).arg(&has_g).arg(&has_b);
+    let tail = [
+        Scalar::F32(eps as f32),
+        Scalar::I32(has_g),
+        Scalar::I32(has_b),
+    ];
+    let f = (&KERNEL, "layernorm_fwd_f32");
     // SAFETY: x, y hold rows·n values, mean/rstd rows, gain/bias n (read only when present).
-    unsafe { l.launch(row_warps_config(rows)) }.map_err(launch_err(op))?;
+    unsafe {
+        let outs = &mut [&mut y, &mut mean, &mut rstd];
+        launch_rows(op, f, row_warps_config(rows), outs, &[x, g, b], dims, &tail)?;
+    }
     Ok((y, mean, rstd))
 }
 
@@ -58,20 +59,16 @@ pub fn layernorm_backward(
     let dev = &x.device;
     let rows = x.len / n;
     let mut dx = dev.zeros(x.len)?;
-    let (rows32, n32) = (u32_arg(op, rows)?, u32_arg(op, n)?);
+    let dims = (u32_arg(op, rows)?, u32_arg(op, n)?);
     if rows > 0 {
-        let f = KERNEL.function(dev, "layernorm_bwd_f32")?;
-        let has_g = gain.is_some() as i32;
-        let g = gain.unwrap_or(x);
-        let mut l = dev.stream().launch_builder(&f);
-        l.arg(&mut dx.slice)
-            .arg(&x.slice)
-            .arg(&g.slice)
-            .arg(&mean.slice)
-            .arg(&rstd.slice);
-        l.arg(&dy.slice).arg(&rows32).arg(&n32).arg(&has_g);
+        let tail = [Scalar::I32(gain.is_some() as i32)];
+        let ins = [x, gain.unwrap_or(x), mean, rstd, dy];
+        let f = (&KERNEL, "layernorm_bwd_f32");
         // SAFETY: x, dx, dy hold rows·n values, mean/rstd rows, gain n (read only if present).
-        unsafe { l.launch(row_warps_config(rows)) }.map_err(launch_err(op))?;
+        unsafe {
+            let cfg = row_warps_config(rows);
+            launch_rows(op, f, cfg, &mut [&mut dx], &ins, dims, &tail)?;
+        }
     }
     if !want_gain && !want_bias {
         return Ok((dx, None, None));
@@ -82,16 +79,12 @@ pub fn layernorm_backward(
     }
     let (cfg, p) = column_partials_config(dev, rows, n);
     let (mut pg, mut pb) = (dev.zeros(p as usize * n)?, dev.zeros(p as usize * n)?);
-    let f = KERNEL.function(dev, "layernorm_bwd_params_f32")?;
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut pg.slice)
-        .arg(&mut pb.slice)
-        .arg(&x.slice)
-        .arg(&mean.slice)
-        .arg(&rstd.slice);
-    l.arg(&dy.slice).arg(&rows32).arg(&n32);
+    let f = (&KERNEL, "layernorm_bwd_params_f32");
     // SAFETY: partials hold P·n values; the kernel guards j < n and r < rows.
-    unsafe { l.launch(cfg) }.map_err(launch_err(op))?;
+    unsafe {
+        let outs = &mut [&mut pg, &mut pb];
+        launch_rows(op, f, cfg, outs, &[x, mean, rstd, dy], dims, &[])?;
+    }
     let dg = if want_gain {
         Some(finish_columns(op, &pg, p, n)?)
     } else {

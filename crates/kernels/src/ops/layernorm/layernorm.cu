@@ -10,10 +10,7 @@
 //                             the partials are summed by bias_add_bwd_finish_f32. No atomics.
 // Absent gain/bias: the has_* flag is 0 and the pointer is any valid buffer (never read).
 
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
+#include "row_reduce.cuh"  // warp_sum
 
 extern "C" __global__ void layernorm_fwd_f32(float* __restrict__ y, float* __restrict__ mean,
                                              float* __restrict__ rstd, const float* __restrict__ x,

@@ -1,18 +1,8 @@
 use super::*;
+use crate::ops::norm_tests::*;
 use crate::testing::*;
 use crate::{Device, Tensor};
 
-/// `(rows, n)`: widths off the warp size and the SIMD widths, a single element, long rows.
-const CASES: &[(usize, usize)] = &[
-    (1, 1),
-    (3, 2),
-    (5, 7),
-    (33, 31),
-    (9, 33),
-    (17, 97),
-    (3, 1025),
-    (2, 4099),
-];
 const EPS: f64 = 1e-5;
 
 struct Inputs {
@@ -24,28 +14,13 @@ struct Inputs {
 
 /// Rows of mean `offset` and spread `scale`; gain around 1.
 fn inputs(rows: usize, n: usize, offset: f64, scale: f64, seed: u64) -> Inputs {
-    let mut r = rng(seed);
-    let x = randn(&mut r, rows * n)
-        .iter()
-        .map(|v| offset + scale * v)
-        .collect();
-    let g = randn(&mut r, n).iter().map(|v| 1.0 + 0.5 * v).collect();
+    let mut d = Draws::new(seed);
     Inputs {
-        x,
-        g,
-        b: randn(&mut r, n),
-        dy: randn(&mut r, rows * n),
+        x: d.rows(rows * n, offset, scale),
+        g: d.gain(n),
+        b: d.normal(n),
+        dy: d.normal(rows * n),
     }
-}
-
-fn f32s(v: &[f64], s: &[usize]) -> Tensor {
-    Tensor::from_vec(to_f32(v), s).unwrap()
-}
-fn f64s(v: &[f64], s: &[usize]) -> Tensor {
-    Tensor::from_vec(v.to_vec(), s).unwrap()
-}
-fn round(v: &[f64]) -> Vec<f64> {
-    to_f64(&to_f32(v))
 }
 
 /// f32 CPU vs the f64 reference at the rounded inputs, for every gain/bias combination.
@@ -60,40 +35,22 @@ fn check_f32(rows: usize, n: usize, offset: f64, atol: f64) {
         let (y, st) = layernorm_forward(&xt, go, bo, EPS).unwrap();
         let (y_ref, m_ref, r_ref) =
             layernorm_forward_ref(&x, n, ug.then_some(&g[..]), ub.then_some(&b[..]), EPS);
-        assert_close(&what, &y.to_vec::<f32>().unwrap(), &y_ref, atol, 1e-5);
-        assert_close(&what, &st.mean.to_vec::<f32>().unwrap(), &m_ref, atol, 1e-6);
+        close_f32(&what, &y, &y_ref, atol, 1e-5);
+        close_f32(&what, &st.mean, &m_ref, atol, 1e-6);
         // n = 1 gives rstd = 1/√eps ≈ 316: relative tolerance only.
-        assert_close(&what, &st.rstd.to_vec::<f32>().unwrap(), &r_ref, atol, 1e-5);
+        close_f32(&what, &st.rstd, &r_ref, atol, 1e-5);
         let gr = layernorm_backward(&xt, go, bo, &st, &dyt).unwrap();
         let (dx_ref, dg_ref, db_ref) =
             layernorm_backward_ref(&x, n, ug.then_some(&g[..]), &dy, EPS);
         // dx scales with rstd (316 for n = 1, where dx_ref is exactly 0).
-        assert_close(
-            &what,
-            &gr.dx.to_vec::<f32>().unwrap(),
-            &dx_ref,
-            atol * 4.0,
-            1e-4,
-        );
+        close_f32(&what, &gr.dx, &dx_ref, atol * 4.0, 1e-4);
         assert_eq!(gr.dgain.is_some(), ug);
         assert_eq!(gr.dbias.is_some(), ub);
         if let Some(dg) = gr.dgain {
-            assert_close(
-                &what,
-                &dg.to_vec::<f32>().unwrap(),
-                &dg_ref,
-                atol * rows as f64,
-                1e-5,
-            );
+            close_f32(&what, &dg, &dg_ref, atol * rows as f64, 1e-5);
         }
         if let Some(db) = gr.dbias {
-            assert_close(
-                &what,
-                &db.to_vec::<f32>().unwrap(),
-                &db_ref,
-                1e-6 * rows as f64,
-                1e-5,
-            );
+            close_f32(&what, &db, &db_ref, 1e-6 * rows as f64, 1e-5);
         }
     }
 }
@@ -122,37 +79,13 @@ fn cpu_f64_matches_reference() {
         let (gt, bt) = (f64s(&i.g, &[n]), f64s(&i.b, &[n]));
         let (y, st) = layernorm_forward(&xt, Some(&gt), Some(&bt), EPS).unwrap();
         let (y_ref, _, _) = layernorm_forward_ref(&i.x, n, Some(&i.g), Some(&i.b), EPS);
-        assert_close(
-            "ln f64 y",
-            &y.to_vec::<f64>().unwrap(),
-            &y_ref,
-            1e-12,
-            1e-12,
-        );
+        close_f64("ln f64 y", &y, &y_ref, 1e-12, 1e-12);
         let gr =
             layernorm_backward(&xt, Some(&gt), Some(&bt), &st, &f64s(&i.dy, &[rows, n])).unwrap();
         let (dx_ref, dg_ref, db_ref) = layernorm_backward_ref(&i.x, n, Some(&i.g), &i.dy, EPS);
-        assert_close(
-            "ln f64 dx",
-            &gr.dx.to_vec::<f64>().unwrap(),
-            &dx_ref,
-            1e-10,
-            1e-10,
-        );
-        assert_close(
-            "ln f64 dg",
-            &gr.dgain.unwrap().to_vec::<f64>().unwrap(),
-            &dg_ref,
-            1e-12,
-            1e-12,
-        );
-        assert_close(
-            "ln f64 db",
-            &gr.dbias.unwrap().to_vec::<f64>().unwrap(),
-            &db_ref,
-            1e-12,
-            1e-12,
-        );
+        close_f64("ln f64 dx", &gr.dx, &dx_ref, 1e-10, 1e-10);
+        close_f64("ln f64 dg", &gr.dgain.unwrap(), &dg_ref, 1e-12, 1e-12);
+        close_f64("ln f64 db", &gr.dbias.unwrap(), &db_ref, 1e-12, 1e-12);
     }
 }
 
@@ -177,13 +110,9 @@ fn backward_matches_finite_differences() {
         let gr = layernorm_backward(&xt, Some(&gt), Some(&bt), &st, &f64s(&i.dy, &s)).unwrap();
         let what = format!("layernorm {rows}x{n} offset {offset}");
         // With offset 1e3 every x−μ carries ~1e-13 of f64 rounding, which a step of 1e-6 turns
-        // into ~3e-5 relative noise: use a step of 1e-4 there (truncation error ~1e-8 for a
-        // spread of 1) and allow 1e-5.
-        let (step, tol) = if offset > 0.0 {
-            (1e-4, 1e-5)
-        } else {
-            (1e-6, 1e-6)
-        };
+        // into ~3e-5 relative noise: a step of 1e-4 there (truncation error ~1e-8 for a
+        // spread of 1) and a tolerance of 1e-5.
+        let (step, tol) = fd_step_tol(offset);
         fd_check(
             &format!("{what} dx"),
             &mut |x| loss(x, &i.g, &i.b),

@@ -2,10 +2,9 @@
 
 use crate::cuda::Kernel;
 use crate::ops::bias_add::cuda::{
-    column_partials_config, finish_columns, launch_err, row_warps_config, u32_arg,
+    Scalar, column_partials_config, finish_columns, launch_rows, row_warps_config, u32_arg,
 };
 use crate::{CudaStorage, Result};
-use cudarc::driver::PushKernelArg;
 
 const KERNEL: Kernel = Kernel {
     module: "rmsnorm",
@@ -26,18 +25,15 @@ pub fn rmsnorm_forward(
     if rows == 0 {
         return Ok((y, rstd));
     }
-    let f = KERNEL.function(dev, "rmsnorm_fwd_f32")?;
-    let (rows32, n32, eps32) = (u32_arg(op, rows)?, u32_arg(op, n)?, eps as f32);
+    let dims = (u32_arg(op, rows)?, u32_arg(op, n)?);
     let has_g = gain.is_some() as i32;
-    let g = gain.unwrap_or(x);
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut y.slice)
-        .arg(&mut rstd.slice)
-        .arg(&x.slice)
-        .arg(&g.slice);
-    l.arg(&rows32).arg(&n32).arg(&eps32).arg(&has_g);
+    let tail = [Scalar::F32(eps as f32), Scalar::I32(has_g)];
+    let (f, ins) = ((&KERNEL, "rmsnorm_fwd_f32"), [x, gain.unwrap_or(x)]);
     // SAFETY: x, y hold rows·n values, rstd rows, gain n (read only when present).
-    unsafe { l.launch(row_warps_config(rows)) }.map_err(launch_err(op))?;
+    unsafe {
+        let outs = &mut [&mut y, &mut rstd];
+        launch_rows(op, f, row_warps_config(rows), outs, &ins, dims, &tail)?;
+    }
     Ok((y, rstd))
 }
 
@@ -56,33 +52,22 @@ pub fn rmsnorm_backward(
     if rows == 0 {
         return Ok((dx, gain.map(|_| dev.zeros(n)).transpose()?));
     }
-    let (rows32, n32) = (u32_arg(op, rows)?, u32_arg(op, n)?);
-    let f = KERNEL.function(dev, "rmsnorm_bwd_f32")?;
-    let has_g = gain.is_some() as i32;
-    let g = gain.unwrap_or(x);
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut dx.slice)
-        .arg(&x.slice)
-        .arg(&g.slice)
-        .arg(&rstd.slice)
-        .arg(&dy.slice);
-    l.arg(&rows32).arg(&n32).arg(&has_g);
+    let dims = (u32_arg(op, rows)?, u32_arg(op, n)?);
+    let tail = [Scalar::I32(gain.is_some() as i32)];
+    let ins = [x, gain.unwrap_or(x), rstd, dy];
+    let f = (&KERNEL, "rmsnorm_bwd_f32");
     // SAFETY: x, dx, dy hold rows·n values, rstd rows, gain n (read only when present).
-    unsafe { l.launch(row_warps_config(rows)) }.map_err(launch_err(op))?;
+    unsafe {
+        let cfg = row_warps_config(rows);
+        launch_rows(op, f, cfg, &mut [&mut dx], &ins, dims, &tail)?;
+    }
     if gain.is_none() {
         return Ok((dx, None));
     }
     let (cfg, p) = column_partials_config(dev, rows, n);
     let mut pg = dev.zeros(p as usize * n)?;
-    let f = KERNEL.function(dev, "rmsnorm_bwd_dgain_f32")?;
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut pg.slice)
-        .arg(&x.slice)
-        .arg(&rstd.slice)
-        .arg(&dy.slice)
-        .arg(&rows32)
-        .arg(&n32);
+    let f = (&KERNEL, "rmsnorm_bwd_dgain_f32");
     // SAFETY: pg holds P·n values; the kernel guards j < n and r < rows.
-    unsafe { l.launch(cfg) }.map_err(launch_err(op))?;
+    unsafe { launch_rows(op, f, cfg, &mut [&mut pg], &[x, rstd, dy], dims, &[])? };
     Ok((dx, Some(finish_columns(op, &pg, p, n)?)))
 }

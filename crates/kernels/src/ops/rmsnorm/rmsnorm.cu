@@ -7,10 +7,7 @@
 //                           row slice; summed by bias_add_bwd_finish_f32. No atomics.
 // Absent gain: has_gain is 0 and the pointer is any valid buffer (never read).
 
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
+#include "row_reduce.cuh"  // warp_sum
 
 extern "C" __global__ void rmsnorm_fwd_f32(float* __restrict__ y, float* __restrict__ rstd,
                                            const float* __restrict__ x,

@@ -1,35 +1,16 @@
 use super::*;
+use crate::ops::norm_tests::*;
 use crate::testing::*;
 use crate::{Device, Tensor};
 
-const CASES: &[(usize, usize)] = &[
-    (1, 1),
-    (3, 2),
-    (5, 7),
-    (33, 31),
-    (9, 33),
-    (17, 97),
-    (3, 1025),
-    (2, 4099),
-];
 const EPS: f64 = 1e-6;
 
 /// Rows of mean `offset`, spread 1; gain around 1; a cotangent.
 fn inputs(rows: usize, n: usize, offset: f64, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut r = rng(seed);
-    let x = randn(&mut r, rows * n).iter().map(|v| offset + v).collect();
-    let g = randn(&mut r, n).iter().map(|v| 1.0 + 0.5 * v).collect();
-    (x, g, randn(&mut r, rows * n))
-}
-
-fn f32s(v: &[f64], s: &[usize]) -> Tensor {
-    Tensor::from_vec(to_f32(v), s).unwrap()
-}
-fn f64s(v: &[f64], s: &[usize]) -> Tensor {
-    Tensor::from_vec(v.to_vec(), s).unwrap()
-}
-fn round(v: &[f64]) -> Vec<f64> {
-    to_f64(&to_f32(v))
+    let mut d = Draws::new(seed);
+    let x = d.rows(rows * n, offset, 1.0);
+    let g = d.gain(n);
+    (x, g, d.normal(rows * n))
 }
 
 #[test]
@@ -45,28 +26,16 @@ fn cpu_f32_matches_reference() {
                 let (y, st) = rmsnorm_forward(&xt, go, EPS).unwrap();
                 let (y_ref, r_ref) = rmsnorm_forward_ref(&x, n, ug.then_some(&g[..]), EPS);
                 // y = O(1) values from a length-n sum of squares: 1e-5 relative.
-                assert_close(&what, &y.to_vec::<f32>().unwrap(), &y_ref, 1e-6, 1e-5);
-                assert_close(&what, &st.rstd.to_vec::<f32>().unwrap(), &r_ref, 0.0, 1e-5);
+                close_f32(&what, &y, &y_ref, 1e-6, 1e-5);
+                close_f32(&what, &st.rstd, &r_ref, 0.0, 1e-5);
                 let gr = rmsnorm_backward(&xt, go, &st, &dyt).unwrap();
                 let (dx_ref, dg_ref) = rmsnorm_backward_ref(&x, n, ug.then_some(&g[..]), &dy, EPS);
                 // dx is a difference of two O(rstd) terms: 1e-5 of rstd·|d̂| absolute.
                 let scale = r_ref.iter().fold(0.0f64, |m, v| m.max(*v));
-                assert_close(
-                    &what,
-                    &gr.dx.to_vec::<f32>().unwrap(),
-                    &dx_ref,
-                    1e-5 * scale,
-                    1e-4,
-                );
+                close_f32(&what, &gr.dx, &dx_ref, 1e-5 * scale, 1e-4);
                 assert_eq!(gr.dgain.is_some(), ug);
                 if let Some(dg) = gr.dgain {
-                    assert_close(
-                        &what,
-                        &dg.to_vec::<f32>().unwrap(),
-                        &dg_ref,
-                        1e-6 * rows as f64,
-                        1e-5,
-                    );
+                    close_f32(&what, &dg, &dg_ref, 1e-6 * rows as f64, 1e-5);
                 }
             }
         }
@@ -80,29 +49,12 @@ fn cpu_f64_matches_reference() {
         let xt = f64s(&x, &[rows, n]);
         let gt = f64s(&g, &[n]);
         let (y, st) = rmsnorm_forward(&xt, Some(&gt), EPS).unwrap();
-        assert_close(
-            "rms f64 y",
-            &y.to_vec::<f64>().unwrap(),
-            &rmsnorm_forward_ref(&x, n, Some(&g), EPS).0,
-            1e-13,
-            1e-12,
-        );
+        let y_ref = rmsnorm_forward_ref(&x, n, Some(&g), EPS).0;
+        close_f64("rms f64 y", &y, &y_ref, 1e-13, 1e-12);
         let gr = rmsnorm_backward(&xt, Some(&gt), &st, &f64s(&dy, &[rows, n])).unwrap();
         let (dx_ref, dg_ref) = rmsnorm_backward_ref(&x, n, Some(&g), &dy, EPS);
-        assert_close(
-            "rms f64 dx",
-            &gr.dx.to_vec::<f64>().unwrap(),
-            &dx_ref,
-            1e-10,
-            1e-10,
-        );
-        assert_close(
-            "rms f64 dg",
-            &gr.dgain.unwrap().to_vec::<f64>().unwrap(),
-            &dg_ref,
-            1e-12,
-            1e-12,
-        );
+        close_f64("rms f64 dx", &gr.dx, &dx_ref, 1e-10, 1e-10);
+        close_f64("rms f64 dg", &gr.dgain.unwrap(), &dg_ref, 1e-12, 1e-12);
     }
 }
 
@@ -115,11 +67,7 @@ fn backward_matches_finite_differences() {
         // With offset 1e3 the gradient is ~1e-3 and the f64 rounding of x (~1e-13) against a
         // step of 1e-6 is ~1e-5 relative noise: step 1e-4 there (the curvature scale is ‖x‖,
         // so truncation is negligible) and tolerance 1e-5.
-        let (step, tol) = if offset > 0.0 {
-            (1e-4, 1e-5)
-        } else {
-            (1e-6, 1e-6)
-        };
+        let (step, tol) = fd_step_tol(offset);
         for ug in [false, true] {
             let loss = |x: &[f64], g: &[f64]| {
                 let gt = f64s(g, &[n]);

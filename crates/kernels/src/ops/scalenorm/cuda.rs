@@ -1,7 +1,7 @@
 //! CUDA launchers for `scalenorm.cu`.
 
 use crate::cuda::Kernel;
-use crate::ops::bias_add::cuda::{launch_err, row_warps_config, u32_arg};
+use crate::ops::bias_add::cuda::{Scalar, launch_err, launch_rows, row_warps_config, u32_arg};
 use crate::{CudaStorage, Result};
 use cudarc::driver::{LaunchConfig, PushKernelArg};
 
@@ -24,16 +24,13 @@ pub fn scalenorm_forward(
     if rows == 0 {
         return Ok((y, norm));
     }
-    let f = KERNEL.function(dev, "scalenorm_fwd_f32")?;
-    let (rows32, n32, eps32) = (u32_arg(op, rows)?, u32_arg(op, n)?, eps as f32);
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut y.slice)
-        .arg(&mut norm.slice)
-        .arg(&x.slice)
-        .arg(&gain.slice);
-    l.arg(&rows32).arg(&n32).arg(&eps32);
+    let dims = (u32_arg(op, rows)?, u32_arg(op, n)?);
+    let (f, tail) = ((&KERNEL, "scalenorm_fwd_f32"), [Scalar::F32(eps as f32)]);
     // SAFETY: x, y hold rows·n values, norm rows, gain 1.
-    unsafe { l.launch(row_warps_config(rows)) }.map_err(launch_err(op))?;
+    unsafe {
+        let outs = &mut [&mut y, &mut norm];
+        launch_rows(op, f, row_warps_config(rows), outs, &[x, gain], dims, &tail)?;
+    }
     Ok((y, norm))
 }
 
@@ -54,20 +51,14 @@ pub fn scalenorm_backward(
         return Ok((dx, dg));
     }
     let mut row_dg = dev.zeros(rows)?;
-    let (rows32, n32, eps32) = (u32_arg(op, rows)?, u32_arg(op, n)?, eps as f32);
-    let f = KERNEL.function(dev, "scalenorm_bwd_f32")?;
-    let mut l = dev.stream().launch_builder(&f);
-    l.arg(&mut dx.slice)
-        .arg(&mut row_dg.slice)
-        .arg(&x.slice)
-        .arg(&gain.slice);
-    l.arg(&norm.slice)
-        .arg(&dy.slice)
-        .arg(&rows32)
-        .arg(&n32)
-        .arg(&eps32);
+    let dims = (u32_arg(op, rows)?, u32_arg(op, n)?);
+    let (f, tail) = ((&KERNEL, "scalenorm_bwd_f32"), [Scalar::F32(eps as f32)]);
     // SAFETY: x, dx, dy hold rows·n values, norm and row_dg rows, gain 1.
-    unsafe { l.launch(row_warps_config(rows)) }.map_err(launch_err(op))?;
+    unsafe {
+        let (outs, cfg) = (&mut [&mut dx, &mut row_dg], row_warps_config(rows));
+        launch_rows(op, f, cfg, outs, &[x, gain, norm, dy], dims, &tail)?;
+    }
+    let rows32 = dims.0;
     let f = KERNEL.function(dev, "scalenorm_bwd_dg_f32")?;
     let mut l = dev.stream().launch_builder(&f);
     l.arg(&mut dg.slice).arg(&row_dg.slice).arg(&rows32);

@@ -8,10 +8,7 @@
 //   scalenorm_bwd_dg_f32      one block of 256 threads: dg = sum_r row_dg[r], strided partial
 //                             sums then a shared-memory tree; deterministic (no atomics).
 
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
+#include "row_reduce.cuh"  // warp_sum
 
 extern "C" __global__ void scalenorm_fwd_f32(float* __restrict__ y, float* __restrict__ norm,
                                              const float* __restrict__ x,

@@ -1,39 +1,34 @@
 use super::*;
+use crate::ops::norm_tests::*;
 use crate::testing::*;
 use crate::{Device, Tensor};
 
-const CASES: &[(usize, usize)] = &[
-    (1, 1),
-    (3, 2),
-    (5, 7),
-    (33, 31),
-    (9, 33),
-    (17, 97),
-    (3, 1025),
-    (2, 4099),
-];
 const EPS: f64 = 1e-5;
 const G: f64 = 1.7;
 
 /// Rows of mean `offset`, spread 1, the first row scaled below ε (clamped) when `tiny_row`.
 fn inputs(rows: usize, n: usize, offset: f64, tiny_row: bool, seed: u64) -> (Vec<f64>, Vec<f64>) {
-    let mut r = rng(seed);
-    let mut x: Vec<f64> = randn(&mut r, rows * n).iter().map(|v| offset + v).collect();
+    let mut d = Draws::new(seed);
+    let mut x = d.rows(rows * n, offset, 1.0);
     if tiny_row {
         // ‖row‖ ≈ 1e-7·√n < ε = 1e-5 for every n tested: the clamp is active on this row.
         x[..n].iter_mut().for_each(|v| *v *= 1e-7 / (1.0 + offset));
     }
-    (x, randn(&mut r, rows * n))
+    (x, d.normal(rows * n))
 }
 
-fn f32s(v: &[f64], s: &[usize]) -> Tensor {
-    Tensor::from_vec(to_f32(v), s).unwrap()
-}
-fn f64s(v: &[f64], s: &[usize]) -> Tensor {
-    Tensor::from_vec(v.to_vec(), s).unwrap()
-}
-fn round(v: &[f64]) -> Vec<f64> {
-    to_f64(&to_f32(v))
+/// `got` row by row against `want`, with row `r`'s absolute tolerance `atol(r)`.
+fn close_rows<T: Copy + Into<f64>>(
+    what: &str,
+    got: &[T],
+    want: &[f64],
+    n: usize,
+    atol: impl Fn(usize) -> f64,
+    rtol: f64,
+) {
+    for (r, (got, want)) in got.chunks(n).zip(want.chunks(n)).enumerate() {
+        assert_close(what, got, want, atol(r), rtol);
+    }
 }
 
 #[test]
@@ -52,22 +47,14 @@ fn cpu_matches_reference_f32_and_f64() {
             let (y, st) = scalenorm_forward(&xt, &gt, EPS).unwrap();
             let (y_ref, n_ref) = scalenorm_forward_ref(&x, n, g, EPS);
             // One length-n sum of squares and a division per element: 1e-5 relative.
-            assert_close(&what, &y.to_vec::<f32>().unwrap(), &y_ref, 1e-6, 1e-5);
-            assert_close(&what, &st.norm.to_vec::<f32>().unwrap(), &n_ref, 0.0, 1e-5);
+            close_f32(&what, &y, &y_ref, 1e-6, 1e-5);
+            close_f32(&what, &st.norm, &n_ref, 0.0, 1e-5);
             let gr = scalenorm_backward(&xt, &gt, &st, &dyt).unwrap();
             let (dx_ref, dg_ref) = scalenorm_backward_ref(&x, n, g, &dy, EPS);
             // dx is O(g·|dy|/norm): clamped rows reach 1.7e5. Compare relative to each row's
             // scale g/norm, and allow rtol 1e-4 for the difference of two O(1) terms.
-            for (r, (got, want)) in gr
-                .dx
-                .to_vec::<f32>()
-                .unwrap()
-                .chunks(n)
-                .zip(dx_ref.chunks(n))
-                .enumerate()
-            {
-                assert_close(&what, got, want, 1e-5 * g / n_ref[r], 1e-4);
-            }
+            let dx = gr.dx.to_vec::<f32>().unwrap();
+            close_rows(&what, &dx, &dx_ref, n, |r| 1e-5 * g / n_ref[r], 1e-4);
             let sum_abs: f64 = x
                 .chunks(n)
                 .zip(dy.chunks(n))
@@ -75,13 +62,7 @@ fn cpu_matches_reference_f32_and_f64() {
                 .map(|((a, b), nr)| a.iter().zip(b).map(|(p, q)| (p * q).abs()).sum::<f64>() / nr)
                 .sum();
             // dg sums rows·n products: 1e-6 of the sum of their magnitudes.
-            assert_close(
-                &what,
-                &gr.dgain.to_vec::<f32>().unwrap(),
-                &[dg_ref],
-                1e-6 * sum_abs,
-                0.0,
-            );
+            close_f32(&what, &gr.dgain, &[dg_ref], 1e-6 * sum_abs, 0.0);
 
             let (xt, gt, dyt) = (
                 f64s(&x, &[rows, n]),
@@ -89,25 +70,11 @@ fn cpu_matches_reference_f32_and_f64() {
                 f64s(&dy, &[rows, n]),
             );
             let (y, st) = scalenorm_forward(&xt, &gt, EPS).unwrap();
-            assert_close(&what, &y.to_vec::<f64>().unwrap(), &y_ref, 1e-13, 1e-12);
+            close_f64(&what, &y, &y_ref, 1e-13, 1e-12);
             let gr = scalenorm_backward(&xt, &gt, &st, &dyt).unwrap();
-            for (r, (got, want)) in gr
-                .dx
-                .to_vec::<f64>()
-                .unwrap()
-                .chunks(n)
-                .zip(dx_ref.chunks(n))
-                .enumerate()
-            {
-                assert_close(&what, got, want, 1e-12 * g / n_ref[r], 1e-10);
-            }
-            assert_close(
-                &what,
-                &gr.dgain.to_vec::<f64>().unwrap(),
-                &[dg_ref],
-                1e-12 * sum_abs,
-                1e-12,
-            );
+            let dx = gr.dx.to_vec::<f64>().unwrap();
+            close_rows(&what, &dx, &dx_ref, n, |r| 1e-12 * g / n_ref[r], 1e-10);
+            close_f64(&what, &gr.dgain, &[dg_ref], 1e-12 * sum_abs, 1e-12);
         }
     }
 }
