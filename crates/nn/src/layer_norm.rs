@@ -149,7 +149,7 @@ crate::checkable_layer!(LayerNorm);
 mod tests {
     use super::*;
     use crate::gradcheck::{GradCheckOptions, gradcheck, randn_f64};
-    use kernels::testing::rel_err;
+    use crate::norm_tests::*;
 
     #[test]
     fn gradcheck_input_gain_and_bias() {
@@ -174,30 +174,14 @@ mod tests {
         let l64 = LayerNorm::new(31, 1e-5, DType::F64).unwrap();
         let l32 = LayerNorm::new(31, 1e-5, DType::F32).unwrap();
         let x64 = randn_f64(&[4, 31], 5).unwrap();
-        let x32 = x64.to_dtype(DType::F32).unwrap();
-        let e = rel_err(
-            &l32.forward(&x32).unwrap().0.to_vec::<f32>().unwrap(),
-            &l64.forward(&x64).unwrap().0.to_vec::<f64>().unwrap(),
-        );
-        assert!(e < 1e-6, "{e:e}");
+        assert_f32_forward_matches_f64(&l32, &l64, &x64);
     }
 
     #[test]
     fn bad_inputs_are_typed_errors() {
         let l = LayerNorm::new(4, 1e-5, DType::F32).unwrap();
-        let x = Tensor::from_vec(vec![0.0f32; 10], &[2, 5]).unwrap();
-        assert!(matches!(
-            l.forward(&x),
-            Err(Error::Kernel(kernels::Error::ShapeMismatch { .. }))
-        ));
-        let x64 = Tensor::from_vec(vec![0.0f64; 8], &[2, 4]).unwrap();
-        assert!(matches!(
-            l.forward(&x64),
-            Err(Error::Kernel(kernels::Error::DTypeMismatch { .. }))
-        ));
+        assert_bad_inputs_rejected(&l, true, &["gain", "bias"]);
         assert!(LayerNorm::new(0, 1e-5, DType::F32).is_err());
         assert!(LayerNorm::new(3, -1.0, DType::F32).is_err());
-        let names: Vec<String> = l.named_params().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["gain", "bias"]);
     }
 }

@@ -82,6 +82,8 @@ pub mod gradcheck;
 pub mod init;
 mod layer_norm;
 mod linear;
+#[cfg(test)]
+mod norm_tests;
 mod param;
 mod rms_norm;
 mod scale_norm;

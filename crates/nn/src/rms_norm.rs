@@ -99,9 +99,8 @@ crate::checkable_layer!(RmsNorm);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Error;
     use crate::gradcheck::{GradCheckOptions, gradcheck, randn_f64};
-    use kernels::testing::rel_err;
+    use crate::norm_tests::*;
 
     #[test]
     fn gradcheck_with_and_without_gain() {
@@ -121,7 +120,6 @@ mod tests {
     #[test]
     fn f32_forward_matches_f64() {
         let x64 = randn_f64(&[4, 33], 5).unwrap();
-        let x32 = x64.to_dtype(DType::F32).unwrap();
         for (l64, l32) in [
             (
                 RmsNorm::new(33, 1e-6, DType::F64).unwrap(),
@@ -132,30 +130,15 @@ mod tests {
                 RmsNorm::without_gain(33, 1e-12).unwrap(),
             ),
         ] {
-            let e = rel_err(
-                &l32.forward(&x32).unwrap().0.to_vec::<f32>().unwrap(),
-                &l64.forward(&x64).unwrap().0.to_vec::<f64>().unwrap(),
-            );
-            assert!(e < 1e-6, "{e:e}");
+            assert_f32_forward_matches_f64(&l32, &l64, &x64);
         }
     }
 
     #[test]
     fn bad_inputs_are_typed_errors() {
         let l = RmsNorm::new(4, 1e-6, DType::F32).unwrap();
-        let x = Tensor::from_vec(vec![0.0f32; 10], &[2, 5]).unwrap();
-        assert!(matches!(
-            l.forward(&x),
-            Err(Error::Kernel(kernels::Error::ShapeMismatch { .. }))
-        ));
-        let x64 = Tensor::from_vec(vec![1.0f64; 8], &[2, 4]).unwrap();
-        assert!(matches!(
-            l.forward(&x64),
-            Err(Error::Kernel(kernels::Error::DTypeMismatch { .. }))
-        ));
+        assert_bad_inputs_rejected(&l, true, &["gain"]);
         assert!(RmsNorm::without_gain(0, 1e-6).is_err());
         assert!(RmsNorm::new(3, f64::NAN, DType::F32).is_err());
-        let names: Vec<String> = l.named_params().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["gain"]);
     }
 }

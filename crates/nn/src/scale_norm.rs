@@ -92,7 +92,7 @@ crate::checkable_layer!(ScaleNorm);
 mod tests {
     use super::*;
     use crate::gradcheck::{GradCheckOptions, gradcheck, randn_f64};
-    use kernels::testing::rel_err;
+    use crate::norm_tests::*;
 
     #[test]
     fn gradcheck_input_and_gain() {
@@ -113,27 +113,16 @@ mod tests {
     #[test]
     fn f32_forward_matches_f64() {
         let x64 = randn_f64(&[3, 29], 5).unwrap();
-        let x32 = x64.to_dtype(DType::F32).unwrap();
         let l64 = ScaleNorm::new(29, 1e-5, DType::F64).unwrap();
         let l32 = ScaleNorm::new(29, 1e-5, DType::F32).unwrap();
-        let e = rel_err(
-            &l32.forward(&x32).unwrap().0.to_vec::<f32>().unwrap(),
-            &l64.forward(&x64).unwrap().0.to_vec::<f64>().unwrap(),
-        );
-        assert!(e < 1e-6, "{e:e}");
+        assert_f32_forward_matches_f64(&l32, &l64, &x64);
     }
 
     #[test]
     fn bad_inputs_are_typed_errors() {
         let l = ScaleNorm::new(4, 1e-5, DType::F32).unwrap();
-        let x = Tensor::from_vec(vec![1.0f32; 10], &[2, 5]).unwrap();
-        assert!(matches!(
-            l.forward(&x),
-            Err(Error::Kernel(kernels::Error::ShapeMismatch { .. }))
-        ));
+        assert_bad_inputs_rejected(&l, false, &["gain"]);
         assert!(ScaleNorm::new(4, 0.0, DType::F32).is_err());
         assert!(ScaleNorm::new(0, 1e-5, DType::F32).is_err());
-        let names: Vec<String> = l.named_params().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["gain"]);
     }
 }
