@@ -25,50 +25,14 @@ trait Reducer<F: Float>: Sync {
     fn finish(&self, acc: Self::Acc, len: usize) -> F;
 }
 
-struct Sum;
-impl<F: Float> Reducer<F> for Sum {
-    type Acc = f64;
-    #[inline(always)]
-    fn init(&self) -> f64 {
-        0.0
-    }
-    #[inline(always)]
-    fn step(&self, acc: f64, x: F) -> f64 {
-        acc + x.to_f64()
-    }
-    #[inline(always)]
-    fn merge(&self, a: f64, b: f64) -> f64 {
-        a + b
-    }
-    #[inline(always)]
-    fn finish(&self, acc: f64, _len: usize) -> F {
-        F::from_f64(acc)
-    }
-}
+/// The f64-accumulated sums: `Σ x` (`SQUARE = false`) or `Σ x²` (`SQUARE = true`), divided by
+/// the length when `DIVIDE`. The flags are constants, so each use compiles to its own loop.
+struct F64Sum<const SQUARE: bool, const DIVIDE: bool>;
+const SUM: F64Sum<false, false> = F64Sum;
+const MEAN: F64Sum<false, true> = F64Sum;
+const SUM_SQ: F64Sum<true, false> = F64Sum;
 
-struct Mean;
-impl<F: Float> Reducer<F> for Mean {
-    type Acc = f64;
-    #[inline(always)]
-    fn init(&self) -> f64 {
-        0.0
-    }
-    #[inline(always)]
-    fn step(&self, acc: f64, x: F) -> f64 {
-        acc + x.to_f64()
-    }
-    #[inline(always)]
-    fn merge(&self, a: f64, b: f64) -> f64 {
-        a + b
-    }
-    #[inline(always)]
-    fn finish(&self, acc: f64, len: usize) -> F {
-        F::from_f64(acc / len as f64)
-    }
-}
-
-struct SumSq;
-impl<F: Float> Reducer<F> for SumSq {
+impl<F: Float, const SQUARE: bool, const DIVIDE: bool> Reducer<F> for F64Sum<SQUARE, DIVIDE> {
     type Acc = f64;
     #[inline(always)]
     fn init(&self) -> f64 {
@@ -77,15 +41,15 @@ impl<F: Float> Reducer<F> for SumSq {
     #[inline(always)]
     fn step(&self, acc: f64, x: F) -> f64 {
         let x = x.to_f64();
-        acc + x * x
+        acc + if SQUARE { x * x } else { x }
     }
     #[inline(always)]
     fn merge(&self, a: f64, b: f64) -> f64 {
         a + b
     }
     #[inline(always)]
-    fn finish(&self, acc: f64, _len: usize) -> F {
-        F::from_f64(acc)
+    fn finish(&self, acc: f64, len: usize) -> F {
+        F::from_f64(if DIVIDE { acc / len as f64 } else { acc })
     }
 }
 
@@ -194,9 +158,9 @@ fn run<F: Float, R: Reducer<F>>(r: &R, x: &[F], v: AxisView) -> Vec<F> {
 
 pub(super) fn reduce<F: Float>(x: &[F], v: AxisView, kind: Kind) -> Vec<F> {
     match kind {
-        Kind::Sum => run(&Sum, x, v),
-        Kind::Mean => run(&Mean, x, v),
-        Kind::SumSq => run(&SumSq, x, v),
+        Kind::Sum => run(&SUM, x, v),
+        Kind::Mean => run(&MEAN, x, v),
+        Kind::SumSq => run(&SUM_SQ, x, v),
         Kind::MaxAbs => run(&MaxAbs, x, v),
         Kind::CountNonfinite => run(&CountNonfinite, x, v),
     }
