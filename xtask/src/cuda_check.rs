@@ -318,25 +318,7 @@ fn install_wheels() -> Result<()> {
         "cuda-check: installing {want} into {} (about 250 MB, once)",
         home.display()
     );
-    let mut pip = Command::new(util::python());
-    pip.env("PIP_BREAK_SYSTEM_PACKAGES", "1")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args([
-            "--root-user-action=ignore",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--no-compile",
-        ])
-        .arg("--target")
-        .arg(tmp.join("site"))
-        .args(WHEELS);
-    let ok = util::run_status(&mut pip)?;
+    let ok = util::pip_install(&tmp.join("site"), &["--no-deps", "--no-compile"], WHEELS)?;
     if !ok || !tmp.join("site/nvidia/cu13/lib/libnvrtc.so.13").is_file() {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(Failure(format!(

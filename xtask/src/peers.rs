@@ -104,24 +104,7 @@ fn install(peers: &[Peer]) -> Result<()> {
         "bench: installing peer requirements ({want}) into {}",
         site.display()
     );
-    let mut pip = Command::new(util::python());
-    pip.env("PIP_BREAK_SYSTEM_PACKAGES", "1")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args([
-            "--root-user-action=ignore",
-            "--upgrade",
-            "--only-binary=:all:",
-            "--target",
-        ])
-        .arg(&site)
-        .args(&reqs);
-    if !util::run_status(&mut pip)? {
+    if !util::pip_install(&site, &["--upgrade"], &reqs)? {
         return Err(Failure(format!(
             "pip could not install the peers' requirements: {want}"
         )));

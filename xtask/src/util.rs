@@ -144,6 +144,26 @@ pub fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+/// `python -m pip install` of `packages` (binary wheels only, quietly, as root too) into the
+/// folder `target`, with `extra` options; true when pip succeeded.
+pub fn pip_install(target: &Path, extra: &[&str], packages: &[impl AsRef<OsStr>]) -> Result<bool> {
+    let mut pip = Command::new(python());
+    pip.env("PIP_BREAK_SYSTEM_PACKAGES", "1")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(["--root-user-action=ignore", "--only-binary=:all:"])
+        .args(extra)
+        .arg("--target")
+        .arg(target)
+        .args(packages);
+    run_status(&mut pip)
+}
+
 /// Seconds since `t`, formatted.
 pub fn secs(t: Instant) -> String {
     format!("{:.1}s", t.elapsed().as_secs_f64())
