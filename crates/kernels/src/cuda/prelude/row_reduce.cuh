@@ -2,8 +2,10 @@
 // includes it by name; the runtime pastes this file in from its embedded copy
 // (kernels::cuda::prelude), `cargo xtask cuda-check` finds it with --include-path. It includes
 // nothing itself (NVRTC has no system headers); the functions are not emitted where unused.
+//   warp_row          the row of a one-warp-per-row launch (8 rows per 256-thread block).
 //   warp_sum          sum over the 32 lanes of a warp (butterfly, every lane gets the sum).
-//   merge_ms          merge of two running softmax states (max m, sum s of e^(x - m)).
+//   push_ms           one value z into a running softmax state (max m, sum s of e^(x - m)).
+//   merge_ms          merge of two running softmax states.
 //   block_reduce_ms   (m, s) over a block of 32..1024 threads (a multiple of 32).
 //   block_reduce_sum  sum over a block of 32..1024 threads (a multiple of 32).
 // The block reductions begin with a __syncthreads(), so a grid-stride loop over rows may call
@@ -13,9 +15,24 @@
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
+// This thread's row when each warp owns one row; the lane is threadIdx.x & 31.
+__device__ __forceinline__ unsigned int warp_row() {
+    return blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
     return v;
+}
+
+// (m, s) <- (m, s) with the value z: a new maximum rescales s; m = -inf is the empty state.
+__device__ __forceinline__ void push_ms(float& m, float& s, float z) {
+    if (z > m) {
+        s = s * expf(m - z) + 1.0f;
+        m = z;
+    } else if (m != neg_inf()) {
+        s += expf(z - m);
+    }
 }
 
 // (m, s) <- merge of two running softmax states: s = s*e^(m-M) + s2*e^(m2-M), M = max(m, m2).

@@ -6,7 +6,7 @@
 //   bwd (grid-stride over elements): dx_ij = g*exp(x_ij - lse_i) - (j == tgt_i ? g : 0),
 //        0 for ignored rows; g = dloss / count. 12 B/elem plus a cached per-row read.
 
-#include "row_reduce.cuh"  // block_reduce_ms, neg_inf
+#include "row_reduce.cuh"  // push_ms, block_reduce_ms, neg_inf
 
 extern "C" __global__ void cross_entropy_fwd_f32(float* __restrict__ loss, float* __restrict__ lse,
                                                  const float* __restrict__ x,
@@ -16,13 +16,7 @@ extern "C" __global__ void cross_entropy_fwd_f32(float* __restrict__ loss, float
         const float* xr = x + row * vocab;
         float m = neg_inf(), s = 0.0f;
         for (unsigned long long j = threadIdx.x; j < vocab; j += blockDim.x) {
-            float z = xr[j];
-            if (z > m) {
-                s = s * expf(m - z) + 1.0f;
-                m = z;
-            } else if (m != neg_inf()) {
-                s += expf(z - m);
-            }
+            push_ms(m, s, xr[j]);
         }
         block_reduce_ms(m, s);
         if (threadIdx.x == 0) {

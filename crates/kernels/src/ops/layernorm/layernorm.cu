@@ -10,7 +10,7 @@
 //                             the partials are summed by bias_add_bwd_finish_f32. No atomics.
 // Absent gain/bias: the has_* flag is 0 and the pointer is any valid buffer (never read).
 
-#include "row_reduce.cuh"  // warp_sum
+#include "row_reduce.cuh"  // warp_row, warp_sum
 
 extern "C" __global__ void layernorm_fwd_f32(float* __restrict__ y, float* __restrict__ mean,
                                              float* __restrict__ rstd, const float* __restrict__ x,
@@ -18,8 +18,7 @@ extern "C" __global__ void layernorm_fwd_f32(float* __restrict__ y, float* __res
                                              const float* __restrict__ bias, unsigned int rows,
                                              unsigned int n, float eps, int has_gain,
                                              int has_bias) {
-    unsigned int lane = threadIdx.x & 31u;
-    unsigned int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    unsigned int lane = threadIdx.x & 31u, row = warp_row();
     if (row >= rows) return;  // the whole warp leaves together
     const float* xr = x + (unsigned long long)row * n;
     float* yr = y + (unsigned long long)row * n;
@@ -51,8 +50,7 @@ extern "C" __global__ void layernorm_bwd_f32(float* __restrict__ dx, const float
                                              const float* __restrict__ rstd,
                                              const float* __restrict__ dy, unsigned int rows,
                                              unsigned int n, int has_gain) {
-    unsigned int lane = threadIdx.x & 31u;
-    unsigned int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    unsigned int lane = threadIdx.x & 31u, row = warp_row();
     if (row >= rows) return;
     unsigned long long off = (unsigned long long)row * n;
     float mu = mean[row], rs = rstd[row];

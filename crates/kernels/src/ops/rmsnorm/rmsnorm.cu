@@ -7,14 +7,13 @@
 //                           row slice; summed by bias_add_bwd_finish_f32. No atomics.
 // Absent gain: has_gain is 0 and the pointer is any valid buffer (never read).
 
-#include "row_reduce.cuh"  // warp_sum
+#include "row_reduce.cuh"  // warp_row, warp_sum
 
 extern "C" __global__ void rmsnorm_fwd_f32(float* __restrict__ y, float* __restrict__ rstd,
                                            const float* __restrict__ x,
                                            const float* __restrict__ gain, unsigned int rows,
                                            unsigned int n, float eps, int has_gain) {
-    unsigned int lane = threadIdx.x & 31u;
-    unsigned int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    unsigned int lane = threadIdx.x & 31u, row = warp_row();
     if (row >= rows) return;
     unsigned long long off = (unsigned long long)row * n;
     float s = 0.0f;
@@ -32,8 +31,7 @@ extern "C" __global__ void rmsnorm_bwd_f32(float* __restrict__ dx, const float* 
                                            const float* __restrict__ rstd,
                                            const float* __restrict__ dy, unsigned int rows,
                                            unsigned int n, int has_gain) {
-    unsigned int lane = threadIdx.x & 31u;
-    unsigned int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    unsigned int lane = threadIdx.x & 31u, row = warp_row();
     if (row >= rows) return;
     unsigned long long off = (unsigned long long)row * n;
     float rs = rstd[row];

@@ -8,14 +8,13 @@
 //   scalenorm_bwd_dg_f32      one block of 256 threads: dg = sum_r row_dg[r], strided partial
 //                             sums then a shared-memory tree; deterministic (no atomics).
 
-#include "row_reduce.cuh"  // warp_sum
+#include "row_reduce.cuh"  // warp_row, warp_sum
 
 extern "C" __global__ void scalenorm_fwd_f32(float* __restrict__ y, float* __restrict__ norm,
                                              const float* __restrict__ x,
                                              const float* __restrict__ gain, unsigned int rows,
                                              unsigned int n, float eps) {
-    unsigned int lane = threadIdx.x & 31u;
-    unsigned int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    unsigned int lane = threadIdx.x & 31u, row = warp_row();
     if (row >= rows) return;
     unsigned long long off = (unsigned long long)row * n;
     float s = 0.0f;
@@ -32,8 +31,7 @@ extern "C" __global__ void scalenorm_bwd_f32(float* __restrict__ dx, float* __re
                                              const float* __restrict__ norm,
                                              const float* __restrict__ dy, unsigned int rows,
                                              unsigned int n, float eps) {
-    unsigned int lane = threadIdx.x & 31u;
-    unsigned int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    unsigned int lane = threadIdx.x & 31u, row = warp_row();
     if (row >= rows) return;
     unsigned long long off = (unsigned long long)row * n;
     float nr = norm[row];

@@ -20,7 +20,7 @@ struct SoftmaxParams {
     int pad_;
 };
 
-#include "row_reduce.cuh"  // block_reduce_ms, block_reduce_sum, neg_inf
+#include "row_reduce.cuh"  // push_ms, block_reduce_ms, block_reduce_sum, neg_inf
 
 __device__ __forceinline__ unsigned long long visible_len(const SoftmaxParams& p,
                                                           const unsigned long long* lengths,
@@ -47,13 +47,7 @@ extern "C" __global__ void softmax_fwd_f32(float* __restrict__ y, const float* _
         unsigned long long l = visible_len(p, lengths, row);
         float m = neg_inf(), s = 0.0f;
         for (unsigned long long j = threadIdx.x; j < l; j += blockDim.x) {
-            float z = p.scale * xr[j];
-            if (z > m) {
-                s = s * expf(m - z) + 1.0f;
-                m = z;
-            } else if (m != neg_inf()) {
-                s += expf(z - m);
-            }
+            push_ms(m, s, p.scale * xr[j]);
         }
         block_reduce_ms(m, s);
         bool empty = (m == neg_inf());
