@@ -1,6 +1,8 @@
-//! `cargo xtask bench [FILTER] [--quick] [--peers] [--cuda]`: runs every criterion bench of the
-//! workspace, then the peers (with `--peers`), and prints one table of achieved rate against the
-//! ceiling measured in the same run. The table is also written to `target/bench-summary.md` and
+//! `cargo xtask bench [FILTER] [--quick] [--peers] [--rounds N] [--cuda]`: runs every criterion
+//! bench of the workspace, then the peers (with `--peers`), and prints one table of achieved rate
+//! against the ceiling measured in the same run. With `--rounds N` it does that N times (benches
+//! then peers, so a load change on a shared machine hits both alike) and reports the median of
+//! every figure over the rounds. The table is also written to `target/bench-summary.md` and
 //! `target/bench-summary.json`.
 
 use crate::bench_summary::{self, Measurement};
@@ -15,18 +17,33 @@ struct Options {
     quick: bool,
     peers: bool,
     cuda: bool,
+    rounds: usize,
 }
 
-const USAGE: &str = "usage: cargo xtask bench [FILTER] [--quick] [--peers] [--cuda]
-  FILTER   criterion filter (a regex over ids such as silu/cpu_t2/n10000000)
-  --quick  short warm-up and measurement, and FRUGAL_BENCH_QUICK=1 (benches may use smaller sizes)
-  --peers  also run the Python peers in xtask/peers/ (numpy OpenBLAS GEMM = the matmul ceiling)
-  --cuda   build the benches with the crates' `cuda` features (needs a GPU)";
+const USAGE: &str = "usage: cargo xtask bench [FILTER] [--quick] [--peers] [--rounds N] [--cuda]
+  FILTER      criterion filter (a regex over ids such as silu/cpu_t2/n10000000)
+  --quick     short warm-up and measurement, and FRUGAL_BENCH_QUICK=1 (benches may use smaller sizes)
+  --peers     also run the Python peers in xtask/peers/ (numpy OpenBLAS GEMM = the matmul ceiling)
+  --rounds N  run benches then peers N times, interleaved, and report medians (default 1)
+  --cuda      build the benches with the crates' `cuda` features (needs a GPU)";
 
 fn parse(args: &[String]) -> Result<Options> {
-    let mut o = Options::default();
-    for a in args {
+    let mut o = Options {
+        rounds: 1,
+        ..Options::default()
+    };
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
         match a.as_str() {
+            "--rounds" => {
+                o.rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| {
+                        Failure(format!("bench: --rounds needs a count ≥ 1\n{USAGE}"))
+                    })?;
+            }
             "--quick" => o.quick = true,
             "--peers" => o.peers = true,
             "--cuda" => o.cuda = true,
@@ -104,40 +121,56 @@ pub fn run(args: &[String]) -> Result<()> {
         .args(["bench", "--workspace", "--no-run", "--bench", "*"])
         .args(&features);
     let _ = util::run_status(&mut build)?;
-    // Criterion results written from now on belong to this run; older files are ignored.
-    let since = SystemTime::now() - std::time::Duration::from_secs(1);
+    let peer_list = peers::discover();
     let mut failed = Vec::new();
-    let mut names: Vec<&String> = pkgs.iter().flat_map(|p| p.benches.iter()).collect();
-    names.sort();
-    names.dedup();
-    for b in names {
-        let mut cmd = util::cargo();
-        cmd.args(["bench", "--workspace", "--bench", b])
-            .args(&features)
-            .arg("--")
-            .args(&criterion_args);
-        if opts.quick {
-            cmd.env("FRUGAL_BENCH_QUICK", "1");
+    let mut notes: Vec<String> = Vec::new();
+    let mut unmeasured = BTreeMap::new();
+    let mut rounds: Vec<Vec<Measurement>> = Vec::new();
+    for round in 0..opts.rounds {
+        if opts.rounds > 1 {
+            println!("\n==== bench round {} of {} ====", round + 1, opts.rounds);
         }
-        if !util::run_status(&mut cmd)? {
-            failed.push(b.clone());
+        // Criterion results written from now on belong to this round; older files are ignored.
+        let since = SystemTime::now() - std::time::Duration::from_secs(1);
+        let mut names: Vec<&String> = pkgs.iter().flat_map(|p| p.benches.iter()).collect();
+        names.sort();
+        names.dedup();
+        for b in names {
+            let mut cmd = util::cargo();
+            cmd.args(["bench", "--workspace", "--bench", b])
+                .args(&features)
+                .arg("--")
+                .args(&criterion_args);
+            if opts.quick {
+                cmd.env("FRUGAL_BENCH_QUICK", "1");
+            }
+            if !util::run_status(&mut cmd)? && !failed.contains(b) {
+                failed.push(b.clone());
+            }
         }
+        let mut got = bench_summary::read_criterion(&util::target_dir().join("criterion"), since);
+        if opts.peers && !got.is_empty() {
+            let from_peers = peers::run_all(&peer_list, &got, opts.quick)?;
+            got.extend(from_peers);
+        }
+        rounds.push(got);
     }
     let ok = failed.is_empty();
-    let mut all = bench_summary::read_criterion(&util::target_dir().join("criterion"), since);
-
-    let peer_list = peers::discover();
-    let mut notes: Vec<String> = failed
-        .iter()
-        .map(|f| format!("bench {f} FAILED to build or run: its results are missing"))
-        .collect();
-    let mut unmeasured = BTreeMap::new();
+    notes.extend(
+        failed
+            .iter()
+            .map(|f| format!("bench {f} FAILED to build or run: its results are missing")),
+    );
+    let mut all = bench_summary::median_over_rounds(rounds);
+    if opts.rounds > 1 {
+        notes.push(format!(
+            "every figure is the median of {} rounds (benches, then peers, in turn)",
+            opts.rounds
+        ));
+    }
     if opts.peers {
         if all.is_empty() {
             notes.push("peers not run: no criterion results to compare with".to_string());
-        } else {
-            let got = peers::run_all(&peer_list, &all, opts.quick)?;
-            all.extend(got);
         }
     } else {
         for p in &peer_list {

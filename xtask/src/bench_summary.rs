@@ -245,6 +245,50 @@ pub fn to_json(rows: &[Row], all: &[Measurement], notes: &[String], flags: &str)
     s
 }
 
+/// One measurement per (group, function, param, source) from several rounds of the same run:
+/// the median value (and median time) over the rounds that measured it; a figure missing from
+/// some rounds takes the median of the others. Order: as first seen.
+pub fn median_over_rounds(rounds: Vec<Vec<Measurement>>) -> Vec<Measurement> {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    }
+    type Key = (String, String, String, String);
+    let key = |m: &Measurement| -> Key {
+        (
+            m.group.clone(),
+            m.function.clone(),
+            m.param.clone(),
+            m.source.clone(),
+        )
+    };
+    let mut order: Vec<Key> = Vec::new();
+    let mut seen: BTreeMap<Key, Vec<Measurement>> = BTreeMap::new();
+    for m in rounds.into_iter().flatten() {
+        let k = key(&m);
+        if !seen.contains_key(&k) {
+            order.push(k.clone());
+        }
+        seen.entry(k).or_default().push(m);
+    }
+    order
+        .into_iter()
+        .map(|k| {
+            let ms = seen.remove(&k).unwrap_or_default();
+            let mut out = ms[0].clone();
+            out.value = median(ms.iter().map(|m| m.value).collect());
+            let times: Vec<f64> = ms.iter().filter_map(|m| m.median_ns).collect();
+            out.median_ns = (!times.is_empty()).then(|| median(times));
+            out
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +369,30 @@ mod tests {
         assert_eq!(fmt_rate(law.value), "5.00e-3");
         assert_eq!((got[0].value, got[0].unit.as_str()), (8.0, "GB/s"));
         assert_eq!(got[0].median_ns, Some(100.0));
+    }
+
+    #[test]
+    fn medians_over_rounds_per_key() {
+        let m = |function: &str, value: f64, ns: Option<f64>| Measurement {
+            group: "matmul".into(),
+            function: function.into(),
+            param: "n2048".into(),
+            value,
+            unit: "GFLOP/s".into(),
+            median_ns: ns,
+            source: "criterion".into(),
+            ceiling: false,
+        };
+        let rounds = vec![
+            vec![m("cpu", 100.0, Some(3.0)), m("ceiling", 10.0, None)],
+            vec![m("cpu", 120.0, Some(1.0))],
+            vec![m("cpu", 90.0, Some(2.0)), m("ceiling", 14.0, None)],
+        ];
+        let got = median_over_rounds(rounds);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].function.as_str(), got[0].value), ("cpu", 100.0));
+        assert_eq!(got[0].median_ns, Some(2.0));
+        assert_eq!((got[1].function.as_str(), got[1].value), ("ceiling", 12.0));
+        assert_eq!(got[1].median_ns, None);
     }
 }
