@@ -38,6 +38,7 @@
 use crate::Float;
 use crate::cpu_util::CHUNK;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 /// The instruction-set level the f32 loops run at.
@@ -277,13 +278,15 @@ pub(crate) use vec_math_kernel;
 const UNROLL: usize = 16;
 
 #[inline(always)]
-fn run1<F: Copy, K: Map1<F>, const FMA: bool>(k: &K, out: &mut [F], x: &[F]) {
+fn run1<F: Copy, K: Map1<F>, const FMA: bool>(k: &K, out: &mut [MaybeUninit<F>], x: &[F]) {
     let f = |x: F| if FMA { k.apply_fma(x) } else { k.apply(x) };
+    let n = out.len().min(x.len());
+    let (out, x) = (&mut out[..n], &x[..n]);
     let mut out_blocks = out.chunks_exact_mut(UNROLL);
     let mut x_blocks = x.chunks_exact(UNROLL);
     for (o, x) in (&mut out_blocks).zip(&mut x_blocks) {
         for (o, &x) in o.iter_mut().zip(x) {
-            *o = f(x);
+            o.write(f(x));
         }
     }
     for (o, &x) in out_blocks
@@ -291,12 +294,12 @@ fn run1<F: Copy, K: Map1<F>, const FMA: bool>(k: &K, out: &mut [F], x: &[F]) {
         .iter_mut()
         .zip(x_blocks.remainder())
     {
-        *o = f(x);
+        o.write(f(x));
     }
 }
 
 #[inline(always)]
-fn run2<F: Copy, K: Map2<F>, const FMA: bool>(k: &K, out: &mut [F], a: &[F], b: &[F]) {
+fn run2<F: Copy, K: Map2<F>, const FMA: bool>(k: &K, out: &mut [MaybeUninit<F>], a: &[F], b: &[F]) {
     let f = |a: F, b: F| {
         if FMA {
             k.apply_fma(a, b)
@@ -304,43 +307,61 @@ fn run2<F: Copy, K: Map2<F>, const FMA: bool>(k: &K, out: &mut [F], a: &[F], b: 
             k.apply(a, b)
         }
     };
+    let n = out.len().min(a.len()).min(b.len());
+    let (out, a, b) = (&mut out[..n], &a[..n], &b[..n]);
     let mut out_blocks = out.chunks_exact_mut(UNROLL);
     let (mut a_blocks, mut b_blocks) = (a.chunks_exact(UNROLL), b.chunks_exact(UNROLL));
     for ((o, a), b) in (&mut out_blocks).zip(&mut a_blocks).zip(&mut b_blocks) {
         for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-            *o = f(a, b);
+            o.write(f(a, b));
         }
     }
     let tail = out_blocks.into_remainder().iter_mut();
     for ((o, &a), &b) in tail.zip(a_blocks.remainder()).zip(b_blocks.remainder()) {
-        *o = f(a, b);
+        o.write(f(a, b));
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Map1, Map2, run1, run2};
+    use std::mem::MaybeUninit;
+    type Out<'a, F> = &'a mut [MaybeUninit<F>];
 
     #[target_feature(enable = "avx2,fma")]
-    pub fn run1_avx2<F: Copy, K: Map1<F>>(k: &K, out: &mut [F], x: &[F]) {
+    pub fn run1_avx2<F: Copy, K: Map1<F>>(k: &K, out: Out<F>, x: &[F]) {
         run1::<F, K, true>(k, out, x)
     }
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-    pub fn run1_avx512<F: Copy, K: Map1<F>>(k: &K, out: &mut [F], x: &[F]) {
+    pub fn run1_avx512<F: Copy, K: Map1<F>>(k: &K, out: Out<F>, x: &[F]) {
         run1::<F, K, true>(k, out, x)
     }
     #[target_feature(enable = "avx2,fma")]
-    pub fn run2_avx2<F: Copy, K: Map2<F>>(k: &K, out: &mut [F], a: &[F], b: &[F]) {
+    pub fn run2_avx2<F: Copy, K: Map2<F>>(k: &K, out: Out<F>, a: &[F], b: &[F]) {
         run2::<F, K, true>(k, out, a, b)
     }
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-    pub fn run2_avx512<F: Copy, K: Map2<F>>(k: &K, out: &mut [F], a: &[F], b: &[F]) {
+    pub fn run2_avx512<F: Copy, K: Map2<F>>(k: &K, out: Out<F>, a: &[F], b: &[F]) {
         run2::<F, K, true>(k, out, a, b)
     }
 }
 
+/// `out` viewed as possibly uninitialised memory; the loops only ever write initialised values
+/// through it.
+fn as_uninit<F: Copy>(out: &mut [F]) -> &mut [MaybeUninit<F>] {
+    // SAFETY: `MaybeUninit<F>` has the layout of `F`; the view is only written with valid `F`
+    // values (never `MaybeUninit::uninit()`), so `out` stays initialised.
+    unsafe { &mut *(out as *mut [F] as *mut [MaybeUninit<F>]) }
+}
+
 /// One chunk of [`map1`] at a given level. `level` must be one of [`available_isas`].
 pub fn map1_chunk<F: Copy, K: Map1<F>>(level: Isa, k: &K, out: &mut [F], x: &[F]) {
+    map1_chunk_uninit(level, k, as_uninit(out), x)
+}
+
+/// [`map1_chunk`] into memory that may be uninitialised: writes `out[i]` for every
+/// `i < min(out.len(), x.len())`.
+fn map1_chunk_uninit<F: Copy, K: Map1<F>>(level: Isa, k: &K, out: &mut [MaybeUninit<F>], x: &[F]) {
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: callers pass only levels from `isa()`/`available_isas()`, which were detected.
@@ -354,6 +375,18 @@ pub fn map1_chunk<F: Copy, K: Map1<F>>(level: Isa, k: &K, out: &mut [F], x: &[F]
 
 /// One chunk of [`map2`] at a given level. `level` must be one of [`available_isas`].
 pub fn map2_chunk<F: Copy, K: Map2<F>>(level: Isa, k: &K, out: &mut [F], a: &[F], b: &[F]) {
+    map2_chunk_uninit(level, k, as_uninit(out), a, b)
+}
+
+/// [`map2_chunk`] into memory that may be uninitialised: writes `out[i]` for every
+/// `i < min(out.len(), a.len(), b.len())`.
+fn map2_chunk_uninit<F: Copy, K: Map2<F>>(
+    level: Isa,
+    k: &K,
+    out: &mut [MaybeUninit<F>],
+    a: &[F],
+    b: &[F],
+) {
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: callers pass only levels from `isa()`/`available_isas()`, which were detected.
@@ -393,13 +426,14 @@ pub fn clear_upper_avx_state_everywhere() {
     clear_upper_avx_state();
 }
 
-/// A zeroed output vector of `n` elements for a streaming kernel.
+/// A zeroed output vector of `n` elements (for kernels that need zeros or hand the buffer to a
+/// library, such as the GEMMs).
 ///
 /// Large outputs are fresh `mmap`ed memory, and on Linux their first touch costs one page fault
 /// per 4 KiB page: for a 40 MB output that is ten thousand faults, several times the time the
 /// kernel itself takes. So for outputs of 4 MiB and more this asks the kernel for transparent
 /// huge pages (`madvise(MADV_HUGEPAGE)`, a hint: where THP is off it does nothing) before the
-/// first touch. The memory is still zero-initialised and owned by an ordinary `Vec`.
+/// first touch. The memory is zero-initialised and owned by an ordinary `Vec`.
 pub fn alloc_output<F: Float>(n: usize) -> Vec<F> {
     let v = vec![F::default(); n];
     #[cfg(target_os = "linux")]
@@ -407,8 +441,33 @@ pub fn alloc_output<F: Float>(n: usize) -> Vec<F> {
     v
 }
 
+/// A new vector of `n` elements, every one written by `fill` in parallel chunks of [`CHUNK`]
+/// (`fill(chunk_index, chunk)`), with no zeroing first: for outputs that glibc recycles from its
+/// heap (those under its mmap threshold, up to 32 MB) `vec![0; n]` would `memset` the whole
+/// buffer, a second write of every byte. Huge pages as in [`alloc_output`].
+///
+/// `fill` must write every element of the chunk it is given; [`map1_chunk_uninit`] and
+/// [`map2_chunk_uninit`] do, given inputs of the chunk's length.
+fn filled_output<F: Float>(
+    n: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<F>]) + Sync + Send,
+) -> Vec<F> {
+    let mut out: Vec<F> = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    #[cfg(target_os = "linux")]
+    advise_huge_pages(spare);
+    spare
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, c)| fill(i, c));
+    // SAFETY: `fill` wrote all `n` elements (the callers below hand the chunk loops inputs of
+    // each chunk's length, and those loops write every element); F is Copy, nothing to drop.
+    unsafe { out.set_len(n) };
+    out
+}
+
 #[cfg(target_os = "linux")]
-fn advise_huge_pages<F>(v: &[F]) {
+fn advise_huge_pages<T>(v: &[T]) {
     const MIN_BYTES: usize = 4 << 20;
     const HUGE: usize = 2 << 20;
     let bytes = std::mem::size_of_val(v);
@@ -434,27 +493,25 @@ pub fn map1<F: Float, K: Map1<F>>(k: &K, x: &[F]) -> Vec<F> {
 
 /// [`map1`] at an explicit level (one of [`available_isas`]).
 pub fn map1_at<F: Float, K: Map1<F>>(level: Isa, k: &K, x: &[F]) -> Vec<F> {
-    let mut out = alloc_output(x.len());
-    out.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(o, x)| map1_chunk(level, k, o, x));
-    out
+    filled_output(x.len(), |i, o| {
+        let at = i * CHUNK..i * CHUNK + o.len();
+        map1_chunk_uninit(level, k, o, &x[at]);
+    })
 }
 
 /// `out[i] = k(a[i], b[i])` into a new vector, in parallel chunks of [`CHUNK`], at level [`isa`].
-/// `a` and `b` must have the same length (the ops check shapes first).
+/// The ops check that `a` and `b` have the same shape first; given different lengths, the
+/// result has the shorter one's.
 pub fn map2<F: Float, K: Map2<F>>(k: &K, a: &[F], b: &[F]) -> Vec<F> {
     map2_at(isa(), k, a, b)
 }
 
 /// [`map2`] at an explicit level (one of [`available_isas`]).
 pub fn map2_at<F: Float, K: Map2<F>>(level: Isa, k: &K, a: &[F], b: &[F]) -> Vec<F> {
-    debug_assert_eq!(a.len(), b.len());
-    let mut out = alloc_output(a.len());
-    out.par_chunks_mut(CHUNK)
-        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-        .for_each(|(o, (a, b))| map2_chunk(level, k, o, a, b));
-    out
+    filled_output(a.len().min(b.len()), |i, o| {
+        let at = i * CHUNK..i * CHUNK + o.len();
+        map2_chunk_uninit(level, k, o, &a[at.clone()], &b[at]);
+    })
 }
 
 #[cfg(test)]
