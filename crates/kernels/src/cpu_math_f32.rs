@@ -96,7 +96,11 @@ pub fn sigmoid_parts_f32<M: MulAdd>(x: f32) -> (f32, f32) {
     let big = 1.0 / (1.0 + e);
     let small = e * big;
     // A select on the sign bit (one `vblendvps` on x itself; σ(−0) = σ(0) either way).
-    if x.is_sign_negative() { (small, big) } else { (big, small) }
+    if x.is_sign_negative() {
+        (small, big)
+    } else {
+        (big, small)
+    }
 }
 
 const INV_SQRT_2PI: f32 = 0.398_942_3;
