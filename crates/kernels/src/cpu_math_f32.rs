@@ -75,17 +75,23 @@ fn pow2i(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }
 
+/// Where [`exp_nonpos_f32`] clamps its argument: `k = round(−88·log2 e) = −127`, whose `2^k`
+/// built from exponent bits is exactly 0, so everything at or below the clamp comes out 0
+/// without a select.
+const EXP_NONPOS_LO: f32 = -88.0;
+
 /// `e^x` for `x ≤ 0` (and NaN), for the activations (every exponent they take is
 /// non-positive: `−|x|`, `−x²/2`): `2^k·(1 + (e^r − 1))` as one multiply-add with `2^k` a single
-/// normal factor (k ≤ 0), the degree-5 polynomial of [`expm1_reduced_p5`], no overflow select.
-/// Below −87.34 the result is 0. For x > 0 the result is wrong (unchecked).
+/// factor (k ≤ 0), the degree-5 polynomial of [`expm1_reduced_p5`], no select: the argument is
+/// clamped at −88, where `k = −127` makes the `2^k` factor exactly 0. So the result is 0 below
+/// about −87.68 (`k = −127`), and between there and −87.34 (`k = −126`) the correctly scaled
+/// subnormal value; above, relative error ≤ 2e-7. For x > 0 the result is wrong (unchecked).
 #[inline(always)]
 pub fn exp_nonpos_f32<M: MulAdd>(x: f32) -> f32 {
-    // `x < LO ? LO : x` is one `vmaxps` and keeps NaN.
-    let xc = if x < EXP_LO { EXP_LO } else { x };
+    // `x < LO ? LO : x` is one `vmaxps` and keeps NaN (then `2^k` is 0 and `0·NaN` is NaN).
+    let xc = if x < EXP_NONPOS_LO { EXP_NONPOS_LO } else { x };
     let (_, two_k, r) = reduce::<M>(xc);
-    let e = M::mul_add(two_k, expm1_reduced_p5::<M>(r), two_k);
-    if x < EXP_LO { 0.0 } else { e }
+    M::mul_add(two_k, expm1_reduced_p5::<M>(r), two_k)
 }
 
 /// `(σ(x), 1 − σ(x))` with `σ(x) = 1/(1 + e^(−x))`, both without cancellation: with

@@ -83,14 +83,22 @@ fn exp_edges_and_nan() {
         assert_eq!(y[5], 0.0, "{level:?}");
         assert_eq!(y[6], f32::INFINITY, "{level:?}");
         assert!(y[7].is_nan(), "{level:?}");
-        // The non-positive domain of `exp_nonpos_f32`, and its NaN.
+        // The non-positive domain of `exp_nonpos_f32`, and its NaN: exactly 0 from about
+        // −87.68 down (the clamp's 2^−127 factor is 0), the subnormal e^x just above.
         let y = map1_at(
             level,
             &ExpNonpos,
-            &[x[0], x[1], x[2], x[5], 0.0, -0.0, x[7]],
+            &[x[0], x[1], -87.9, x[5], 0.0, -0.0, x[7], -87.5],
         );
         assert_eq!(&y[..6], &[0.0, 0.0, 0.0, 0.0, 1.0, 1.0], "{level:?}");
         assert!(y[6].is_nan(), "{level:?}");
+        let sub = (-87.5f64).exp();
+        let ulp = f32::from_bits(1) as f64; // spacing of the subnormals
+        assert!(
+            (y[7] as f64 - sub).abs() <= ulp,
+            "{level:?}: e^-87.5 = {}",
+            y[7]
+        );
     }
 }
 
