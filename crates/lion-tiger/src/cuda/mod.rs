@@ -148,20 +148,60 @@ pub(crate) fn run(algo: &Algorithm, items: Vec<Item<'_>>) -> Result<()> {
     }
 }
 
+/// Advances the slot's micro-step count (accumulating g when k > 1); on a micro-step that updates,
+/// counts the update and returns the pointer of the gradient the update reads.
+fn micro_step(dev: &CudaDevice, s: &mut Slot, g: &CudaStorage, k: u32) -> Result<Option<u64>> {
+    let (first, update) = phase(s.t, k);
+    s.t += 1;
+    let gp = if k > 1 {
+        accumulate(dev, s, g, first)?
+    } else {
+        ptr(dev, g)
+    };
+    if !update {
+        return Ok(None);
+    }
+    s.updates += 1;
+    Ok(Some(gp))
+}
+
+/// One multi-tensor launch of `name` over the table: arguments (ptrs, lens, sc, bs, nt), then
+/// `scalars` in order, then `partial` (one f64 per block) where given.
+fn launch_table(
+    dev: &CudaDevice,
+    name: &'static str,
+    t: &Table,
+    scalars: &[f32],
+    partial: Option<&mut cudarc::driver::CudaSlice<f64>>,
+) -> Result<()> {
+    let f = KERNEL.function(dev, name)?;
+    let (p, l, sc, bs) = (
+        upload(dev, &t.ptrs)?,
+        upload(dev, &t.lens)?,
+        upload(dev, &t.sc)?,
+        upload(dev, &t.bs)?,
+    );
+    let nt = t.nt();
+    let mut b = dev.stream().launch_builder(&f);
+    b.arg(&p).arg(&l).arg(&sc).arg(&bs).arg(&nt);
+    for x in scalars {
+        b.arg(x);
+    }
+    if let Some(partial) = partial {
+        b.arg(partial);
+    }
+    // SAFETY: every table entry points at live device buffers of the stated lengths; partial,
+    // where given, has one f64 per block.
+    unsafe { b.launch(cfg(t.blocks())) }.map_err(drv(name))?;
+    Ok(())
+}
+
 fn lion(dev: &CudaDevice, c: &LionConfig, items: Vec<Item<'_>>) -> Result<()> {
     let mut t = Table::default();
     for (s, th, g, _) in items {
-        let (first, update) = phase(s.t, c.grad_accum_steps);
-        s.t += 1;
-        let gp = if c.grad_accum_steps > 1 {
-            accumulate(dev, s, g, first)?
-        } else {
-            ptr(dev, g)
-        };
-        if !update {
+        let Some(gp) = micro_step(dev, s, g, c.grad_accum_steps)? else {
             continue;
-        }
-        s.updates += 1;
+        };
         let eta = c.lr * s.lr_mult;
         let d = lion_decay_mul(c, eta, c.weight_decay * s.decay);
         let gs = 1.0 / c.grad_accum_steps as f64;
@@ -174,49 +214,21 @@ fn lion(dev: &CudaDevice, c: &LionConfig, items: Vec<Item<'_>>) -> Result<()> {
     if t.blocks() == 0 {
         return Ok(());
     }
-    let f = KERNEL.function(dev, "lion_step_f32")?;
-    let (p, l, sc, bs) = (
-        upload(dev, &t.ptrs)?,
-        upload(dev, &t.lens)?,
-        upload(dev, &t.sc)?,
-        upload(dev, &t.bs)?,
-    );
-    let nt = t.nt();
-    let (b1, omb1, b2, omb2) = (
+    let betas = [
         c.beta1 as f32,
         (1.0 - c.beta1) as f32,
         c.beta2 as f32,
         (1.0 - c.beta2) as f32,
-    );
-    let mut b = dev.stream().launch_builder(&f);
-    b.arg(&p)
-        .arg(&l)
-        .arg(&sc)
-        .arg(&bs)
-        .arg(&nt)
-        .arg(&b1)
-        .arg(&omb1)
-        .arg(&b2)
-        .arg(&omb2);
-    // SAFETY: every table entry points at live device buffers of the stated lengths.
-    unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("lion_step_f32"))?;
-    Ok(())
+    ];
+    launch_table(dev, "lion_step_f32", &t, &betas, None)
 }
 
 fn adamw(dev: &CudaDevice, c: &crate::AdamWConfig, items: Vec<Item<'_>>) -> Result<()> {
     let mut t = Table::default();
     for (s, th, g, _) in items {
-        let (first, update) = phase(s.t, c.grad_accum_steps);
-        s.t += 1;
-        let gp = if c.grad_accum_steps > 1 {
-            accumulate(dev, s, g, first)?
-        } else {
-            ptr(dev, g)
-        };
-        if !update {
+        let Some(gp) = micro_step(dev, s, g, c.grad_accum_steps)? else {
             continue;
-        }
-        s.updates += 1;
+        };
         let lr = c.lr * s.lr_mult;
         let bc1 = 1.0 - c.beta1.powi(s.updates as i32);
         let bc2 = 1.0 - c.beta2.powi(s.updates as i32);
@@ -236,35 +248,14 @@ fn adamw(dev: &CudaDevice, c: &crate::AdamWConfig, items: Vec<Item<'_>>) -> Resu
     if t.blocks() == 0 {
         return Ok(());
     }
-    let f = KERNEL.function(dev, "adamw_step_f32")?;
-    let (p, l, sc, bs) = (
-        upload(dev, &t.ptrs)?,
-        upload(dev, &t.lens)?,
-        upload(dev, &t.sc)?,
-        upload(dev, &t.bs)?,
-    );
-    let nt = t.nt();
-    let (b1, omb1, b2, omb2, eps) = (
+    let betas_eps = [
         c.beta1 as f32,
         (1.0 - c.beta1) as f32,
         c.beta2 as f32,
         (1.0 - c.beta2) as f32,
         c.eps as f32,
-    );
-    let mut b = dev.stream().launch_builder(&f);
-    b.arg(&p)
-        .arg(&l)
-        .arg(&sc)
-        .arg(&bs)
-        .arg(&nt)
-        .arg(&b1)
-        .arg(&omb1)
-        .arg(&b2)
-        .arg(&omb2)
-        .arg(&eps);
-    // SAFETY: every table entry points at live device buffers of the stated lengths.
-    unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("adamw_step_f32"))?;
-    Ok(())
+    ];
+    launch_table(dev, "adamw_step_f32", &t, &betas_eps, None)
 }
 
 /// The guard's verdicts: the caller's where given, else one test launch per remaining gradient.
@@ -370,27 +361,11 @@ fn tiger(dev: &CudaDevice, c: &TigerConfig, items: Vec<Item<'_>>) -> Result<()> 
     if t.blocks() == 0 {
         return Ok(());
     }
-    let f = KERNEL.function(dev, "tiger_step_f32")?;
-    let (p, l, sc, bs) = (
-        upload(dev, &t.ptrs)?,
-        upload(dev, &t.lens)?,
-        upload(dev, &t.sc)?,
-        upload(dev, &t.bs)?,
-    );
     let mut partial = dev
         .stream()
         .alloc_zeros::<f64>(t.blocks() as usize)
         .map_err(drv("partials"))?;
-    let nt = t.nt();
-    let mut b = dev.stream().launch_builder(&f);
-    b.arg(&p)
-        .arg(&l)
-        .arg(&sc)
-        .arg(&bs)
-        .arg(&nt)
-        .arg(&mut partial);
-    // SAFETY: every table entry points at live device buffers; partial has one f64 per block.
-    unsafe { b.launch(cfg(t.blocks())) }.map_err(drv("tiger_step_f32"))?;
+    launch_table(dev, "tiger_step_f32", &t, &[], Some(&mut partial))?;
     let host = dev
         .stream()
         .clone_dtoh(&partial)
