@@ -31,6 +31,49 @@ fn uniform_tiger(cfg: TigerConfig, model: &Bag) -> Optimizer {
     Optimizer::new(Algorithm::Tiger(cfg), model, &[rule]).unwrap()
 }
 
+/// Standard-normal gradients, one per spec.
+fn randn_grads(specs: &[Spec], seed: u64) -> Vec<Vec<f64>> {
+    let mut r = rng(seed);
+    specs
+        .iter()
+        .map(|(_, s, _)| randn(&mut r, s.iter().product()))
+        .collect()
+}
+
+fn zeros_like(v: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    v.iter().map(|v| vec![0.0; v.len()]).collect()
+}
+
+/// Lion with learning rate η and decay λ, the rest default.
+fn lion_eta_lambda(eta: f64, lam: f64, model: &Bag) -> Optimizer {
+    Optimizer::lion(
+        LionConfig {
+            lr: eta,
+            weight_decay: lam,
+            ..Default::default()
+        },
+        model,
+    )
+    .unwrap()
+}
+
+/// `steps` steps of two optimizers side by side: `a` gets `g_at(s, 1)` at step s, `b` gets
+/// `to_b` of it.
+fn lockstep(
+    (a, oa): (&mut Bag, &mut Optimizer),
+    (b, ob): (&mut Bag, &mut Optimizer),
+    steps: u64,
+    to_b: impl Fn(&[Vec<f64>]) -> Vec<Vec<f64>>,
+) {
+    for s in 0..steps {
+        let g = g_at(s, 1.0);
+        set_grads(a, &g);
+        set_grads(b, &to_b(&g));
+        oa.step(a).unwrap();
+        ob.step(b).unwrap();
+    }
+}
+
 #[test]
 fn p1_lion_with_equal_betas_is_plain_tiger_bit_exact() {
     let v0 = values(MAT, 10);
@@ -51,13 +94,7 @@ fn p1_lion_with_equal_betas_is_plain_tiger_bit_exact() {
     };
     let mut ol = Optimizer::lion(lion, &a).unwrap();
     let mut ot = uniform_tiger(tiger, &b);
-    for s in 0..30 {
-        let g = g_at(s, 1.0);
-        set_grads(&mut a, &g);
-        set_grads(&mut b, &g);
-        ol.step(&mut a).unwrap();
-        ot.step(&mut b).unwrap();
-    }
+    lockstep((&mut a, &mut ol), (&mut b, &mut ot), 30, <[_]>::to_vec);
     assert_eq!(vals_of(&a), vals_of(&b));
     assert_eq!(ol.momentum("w").unwrap(), ot.momentum("w").unwrap());
 }
@@ -126,11 +163,7 @@ fn p3_tiger_matrix_moves_alpha_relative_and_vectors_half_alpha() {
         &a,
     )
     .unwrap();
-    let mut r = rng(14);
-    let g: Vec<Vec<f64>> = specs
-        .iter()
-        .map(|(_, s, _)| randn(&mut r, s.iter().product()))
-        .collect();
+    let g = randn_grads(specs, 14);
     set_grads(&mut a, &g);
     o.step(&mut a).unwrap();
     let after = vals_of(&a);
@@ -240,11 +273,7 @@ fn p6_guard_leaves_m_and_shrinks_theta() {
             &a,
         )
         .unwrap();
-        let mut r = rng(17);
-        let g: Vec<Vec<f64>> = SPECS
-            .iter()
-            .map(|(_, s, _)| randn(&mut r, s.iter().product()))
-            .collect();
+        let g = randn_grads(SPECS, 17);
         set_grads(&mut a, &g);
         o.step(&mut a).unwrap();
         let (th1, m1) = (
@@ -326,17 +355,11 @@ fn p7_power_of_two_gradient_scale_is_bit_identical() {
             }
         };
         let (mut oa, mut ob) = (mk(&a), mk(&b));
-        for s in 0..20 {
-            let g = g_at(s, 1.0);
-            let g8: Vec<Vec<f64>> = g
-                .iter()
+        lockstep((&mut a, &mut oa), (&mut b, &mut ob), 20, |g| {
+            g.iter()
                 .map(|v| v.iter().map(|x| x * 1024.0).collect())
-                .collect();
-            set_grads(&mut a, &g);
-            set_grads(&mut b, &g8);
-            oa.step(&mut a).unwrap();
-            ob.step(&mut b).unwrap();
-        }
+                .collect()
+        });
         assert_eq!(vals_of(&a), vals_of(&b));
     }
 }
@@ -346,31 +369,14 @@ fn p8_p9_zero_gradient_only_decays_and_first_step_is_sign_sgd() {
     let v0 = values(MAT, 19);
     let (eta, lam) = (1e-3, 0.1);
     let mut a = bag64(MAT, &v0);
-    let mut o = Optimizer::lion(
-        LionConfig {
-            lr: eta,
-            weight_decay: lam,
-            ..Default::default()
-        },
-        &a,
-    )
-    .unwrap();
-    let zeros: Vec<Vec<f64>> = v0.iter().map(|v| vec![0.0; v.len()]).collect();
-    set_grads(&mut a, &zeros);
+    let mut o = lion_eta_lambda(eta, lam, &a);
+    set_grads(&mut a, &zeros_like(&v0));
     o.step(&mut a).unwrap();
     for (x, y) in vals_of(&a).iter().flatten().zip(v0.iter().flatten()) {
         assert!((x - y * (1.0 - eta * lam)).abs() < 1e-17);
     }
     let mut b = bag64(MAT, &v0);
-    let mut o = Optimizer::lion(
-        LionConfig {
-            lr: eta,
-            weight_decay: lam,
-            ..Default::default()
-        },
-        &b,
-    )
-    .unwrap();
+    let mut o = lion_eta_lambda(eta, lam, &b);
     let g = g_at(20, 1.0);
     set_grads(&mut b, &g);
     o.step(&mut b).unwrap();
@@ -389,20 +395,11 @@ fn p10_constant_sign_converges_to_minus_sign_over_lambda() {
     let v0 = values(MAT, 21);
     let mut a = bag64(MAT, &v0);
     let (eta, lam) = (0.01, 2.0);
-    let mut o = Optimizer::lion(
-        LionConfig {
-            lr: eta,
-            weight_decay: lam,
-            ..Default::default()
-        },
-        &a,
-    )
-    .unwrap();
+    let mut o = lion_eta_lambda(eta, lam, &a);
     let g = g_at(22, 1.0);
     set_grads(&mut a, &g);
     o.step(&mut a).unwrap();
-    let zeros: Vec<Vec<f64>> = v0.iter().map(|v| vec![0.0; v.len()]).collect();
-    set_grads(&mut a, &zeros);
+    set_grads(&mut a, &zeros_like(&v0));
     for _ in 0..3000 {
         o.step(&mut a).unwrap();
     }
@@ -423,7 +420,7 @@ fn p11_mask_and_fully_decoupled_decay() {
         ("emb", &[6, 4], ParamRole::Embedding),
     ];
     let v0 = values(specs, 23);
-    let zeros: Vec<Vec<f64>> = v0.iter().map(|v| vec![0.0; v.len()]).collect();
+    let zeros = zeros_like(&v0);
     let (eta, lam, lr_max) = (1e-3, 0.5, 4e-3);
     let cfg = LionConfig {
         lr: eta,
@@ -535,13 +532,7 @@ fn bf16_momentum_lion_tracks_f32_lion() {
         &b,
     )
     .unwrap();
-    for s in 0..10 {
-        let g = g_at(s, 1.0);
-        set_grads(&mut a, &g);
-        set_grads(&mut b, &g);
-        oa.step(&mut a).unwrap();
-        ob.step(&mut b).unwrap();
-    }
+    lockstep((&mut a, &mut oa), (&mut b, &mut ob), 10, <[_]>::to_vec);
     let (ma, mb) = (oa.momentum("w").unwrap(), ob.momentum("w").unwrap());
     // Each of the 10 steps rounds m to bf16 (8 significant bits, half-ulp 2^-9 relative);
     // the errors add up to at most 10·2^-8 of m's scale.
