@@ -208,24 +208,8 @@ pub enum BadValues {
 
 /// True when `g` holds a NaN (or, for `NonFinite`, also ±Inf). One vectorised read of g.
 pub fn has_bad<F: Float>(g: &[F], what: BadValues) -> bool {
-    g.par_chunks(CHUNK).any(|c| {
-        with_simd(|| {
-            let mut bad = false;
-            match what {
-                BadValues::NonFinite => {
-                    for &x in c {
-                        bad |= !x.is_finite();
-                    }
-                }
-                BadValues::Nan => {
-                    for &x in c {
-                        bad |= x.is_nan();
-                    }
-                }
-            }
-            bad
-        })
-    })
+    g.par_chunks(CHUNK)
+        .any(|c| with_simd(|| chunk_has_bad(c, what)))
 }
 
 /// Per slice of `gs`: whether it holds a bad value ([`has_bad`] for many tensors in one parallel
