@@ -31,9 +31,9 @@
 
 use crate::core::{AttentionCore, CoreCache, CoreKind};
 use crate::gated::{
-    GatedCache, SiluCache, check_input, gated_output, gated_output_backward, rope_maybe,
-    rope_maybe_backward, rope_opts, silu_projection, silu_projection_backward, truncated,
-    validate_rope, visit_linear, visit_linear_mut,
+    GatedCache, SiluCache, attention_core, check_input, gated_output, gated_output_backward,
+    input_projection_backward, rope_maybe, rope_maybe_backward, rope_opts, silu_projection,
+    silu_projection_backward, truncated, validate_options, visit_linear, visit_linear_mut,
 };
 use crate::mask::Mask;
 use crate::norm::{Normalization, ScoreScale};
@@ -101,16 +101,8 @@ impl GauCrossConfig {
                 "GauCross widths and max_len must be positive, got {self:?}"
             )));
         }
-        validate_rope(self.rope, self.s, self.rope_base)?;
-        if !(self.init_gain.is_finite() && self.init_gain >= 0.0) {
-            return Err(Error::InvalidConfig(format!(
-                "init_gain must be finite and ≥ 0, got {}",
-                self.init_gain
-            )));
-        }
-        self.norm.validate()?;
-        self.scale.resolve(self.s, &self.norm)?;
-        Ok(())
+        let (norm, scale, gain) = (&self.norm, &self.scale, Some(self.init_gain));
+        validate_options(self.rope, self.s, self.rope_base, gain, norm, scale)
     }
 }
 
@@ -163,11 +155,7 @@ impl GauCross {
     }
 
     fn core(&self) -> Result<AttentionCore> {
-        Ok(AttentionCore {
-            norm: self.cfg.norm,
-            scale: self.cfg.scale.resolve(self.cfg.s, &self.cfg.norm)?,
-            kind: self.cfg.core,
-        })
+        attention_core(self.cfg.norm, self.cfg.scale, self.cfg.s, self.cfg.core)
     }
 
     fn rope(&self) -> Option<RopeOpts> {
@@ -252,10 +240,15 @@ impl GauCross {
         let dm_v =
             silu_projection_backward(&mut self.proj_v, cache.v_in, &[&g.dv], NAMES[2], sink)?;
         let dm_k = silu_projection_backward(&mut self.proj_k, cache.k_in, &[&dk], NAMES[1], sink)?;
-        let dx =
-            silu_projection_backward(&mut self.proj_in, cache.x_in, &[&du, &dq], NAMES[0], sink)?;
+        let dx = input_projection_backward(
+            &mut self.proj_in,
+            cache.x_in,
+            &[&du, &dq],
+            &cache.x_shape,
+            sink,
+        )?;
         let dmem = add_forward(&dm_k, &dm_v)?.reshape(&cache.mem_shape)?;
-        Ok((dx.reshape(&cache.x_shape)?, dmem))
+        Ok((dx, dmem))
     }
 }
 

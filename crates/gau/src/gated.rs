@@ -9,17 +9,20 @@
 //! Backward: `dP = dO W_oᵀ`, `dW_o = Pᵀ dO`, `db_o = Σ_rows dO` (P = U ⊙ C), `dU = dP ⊙ C`,
 //! `dC = dP ⊙ U`; for the input, `dH = [dG₁ | … | dG_k] ⊙ SiLU'(H)` with
 //! `SiLU'(h) = σ(h)(1 + h(1 − σ(h)))`, then `dW = Xᵀ dH`, `db = Σ_rows dH`, `dX = dH Wᵀ`.
-//! Plus the input check, RoPE on or off, the truncated-normal init and the naming of a
+//! Plus the input check, the options check, RoPE on or off, the truncated-normal init, the
+//! per-dimension scale/offset pairs `γ ⊙ Z + β` on the shared `Z`, and the naming of a
 //! `Linear`'s `w`/`b` under the layer's own parameter names.
 
+use crate::core::{AttentionCore, CoreKind};
+use crate::norm::{Normalization, ScoreScale};
 use crate::ops::columns::{concat_last, split_last};
-use crate::ops::scale_offset::scale_offset_backward;
+use crate::ops::scale_offset::{scale_offset_backward, scale_offset_forward};
 use crate::{Error, Result};
-use kernels::Tensor;
 use kernels::ops::mul::{mul_backward, mul_forward};
 use kernels::ops::rope::{RopeLayout, RopeOpts, rope_backward, rope_forward};
 use kernels::ops::silu::{silu_backward, silu_forward};
-use nn::{GradSink, Init, Linear, LinearCache, Param, Prefix};
+use kernels::{DType, Tensor};
+use nn::{GradSink, Init, Linear, LinearCache, Param, ParamRole, Prefix};
 
 /// Passes a `Linear`'s gradients (`w`, `b`) on under the layer's names.
 pub(crate) struct Renamed<'a> {
@@ -123,6 +126,43 @@ fn check_cotangent(what: &'static str, dy: &Tensor, want: &[usize]) -> Result<()
     Ok(())
 }
 
+/// Checks the options the layers share, in this order: RoPE ([`validate_rope`]), the init gain
+/// (finite, ≥ 0; where the layer has one), the normalisation, and the score scale at width `s`.
+pub(crate) fn validate_options(
+    rope: Option<RopeLayout>,
+    s: usize,
+    rope_base: f64,
+    init_gain: Option<f64>,
+    norm: &Normalization,
+    scale: &ScoreScale,
+) -> Result<()> {
+    validate_rope(rope, s, rope_base)?;
+    if let Some(gain) = init_gain
+        && !(gain.is_finite() && gain >= 0.0)
+    {
+        return Err(Error::InvalidConfig(format!(
+            "init_gain must be finite and ≥ 0, got {gain}"
+        )));
+    }
+    norm.validate()?;
+    scale.resolve(s, norm)?;
+    Ok(())
+}
+
+/// The attention core of a layer: `norm` at the score scale `scale` resolved for width `s`.
+pub(crate) fn attention_core(
+    norm: Normalization,
+    scale: ScoreScale,
+    s: usize,
+    kind: CoreKind,
+) -> Result<AttentionCore> {
+    Ok(AttentionCore {
+        norm,
+        scale: scale.resolve(s, &norm)?,
+        kind,
+    })
+}
+
 /// Checks the RoPE options of a config: an even width `s` when RoPE is on, a finite base > 0.
 pub(crate) fn validate_rope(rope: Option<RopeLayout>, s: usize, base: f64) -> Result<()> {
     if rope.is_some() && !s.is_multiple_of(2) {
@@ -159,6 +199,33 @@ pub(crate) fn rope_maybe_backward(dt: Tensor, opts: &Option<RopeOpts>) -> Result
         Some(o) => Ok(rope_backward(&dt, o)?),
         None => Ok(dt),
     }
+}
+
+/// The input projection of the GAU and FLASH layers: checks `x` against width `d` and `max_len`
+/// ([`check_input`], `what` names it), then `G = SiLU(x W_in + b_in)` on `x` as `[b, n, d]`, split into groups of `widths`.
+pub(crate) fn input_projection<const K: usize>(
+    proj_in: &Linear,
+    what: &'static str,
+    x: &Tensor,
+    [d, max_len]: [usize; 2],
+    widths: [usize; K],
+) -> Result<(SiluCache, [Tensor; K])> {
+    let (b, n) = check_input(what, x, d, max_len)?;
+    let x3 = x.try_clone()?.reshape(&[b, n, d])?;
+    silu_projection(proj_in, &x3, widths)
+}
+
+/// Backward of the input projection (`w_in`, `b_in`): [`silu_projection_backward`], with `dx`
+/// reshaped to the layer input's shape `x_shape`.
+pub(crate) fn input_projection_backward(
+    proj_in: &mut Linear,
+    cache: SiluCache,
+    dparts: &[&Tensor],
+    x_shape: &[usize],
+    sink: &mut dyn GradSink,
+) -> Result<Tensor> {
+    let dx = silu_projection_backward(proj_in, cache, dparts, ["w_in", "b_in"], sink)?;
+    Ok(dx.reshape(x_shape)?)
 }
 
 /// What [`silu_projection`] keeps: the linear cache and the pre-activation `H`.
@@ -245,6 +312,63 @@ pub(crate) fn gated_output_backward(
     };
     let dp = proj.backward(cache.lin, &dy3, &mut renamed)?;
     Ok(mul_backward(&cache.u, &cache.c, &dp)?)
+}
+
+/// A fresh scale/offset pair of width `s`: `γ = 1` (a gain) and, with `offset`, `β = 0` (a bias).
+pub(crate) fn offset_scale_params(
+    s: usize,
+    offset: bool,
+    dtype: DType,
+) -> Result<(Param, Option<Param>)> {
+    let gamma = Param::new(Init::Ones.tensor(&[s], dtype, 0)?, ParamRole::Gain);
+    let beta = offset
+        .then(|| -> Result<Param> {
+            Ok(Param::new(
+                Init::Zeros.tensor(&[s], dtype, 0)?,
+                ParamRole::Bias,
+            ))
+        })
+        .transpose()?;
+    Ok((gamma, beta))
+}
+
+/// `RoPE(γ ⊙ z + β)` (no `β` when `beta` is `None`, no RoPE when `rope` is `None`).
+pub(crate) fn scale_offset_rope(
+    z: &Tensor,
+    gamma: &Param,
+    beta: Option<&Param>,
+    rope: &Option<RopeOpts>,
+) -> Result<Tensor> {
+    let y = scale_offset_forward(z, &gamma.value, beta.map(|b| &b.value))?;
+    rope_maybe(y, rope)
+}
+
+/// Visits a scale/offset pair as `names = [γ, β]` under `p` (β only where it exists).
+pub(crate) fn visit_offset_scale<'a>(
+    gamma: &'a Param,
+    beta: Option<&'a Param>,
+    [g, b]: [&str; 2],
+    p: &Prefix,
+    f: &mut dyn FnMut(&str, &'a Param),
+) {
+    f(&p.join(g), gamma);
+    if let Some(beta) = beta {
+        f(&p.join(b), beta);
+    }
+}
+
+/// [`visit_offset_scale`], mutably.
+pub(crate) fn visit_offset_scale_mut(
+    gamma: &mut Param,
+    beta: Option<&mut Param>,
+    [g, b]: [&str; 2],
+    p: &Prefix,
+    f: &mut dyn FnMut(&str, &mut Param),
+) {
+    f(&p.join(g), gamma);
+    if let Some(beta) = beta {
+        f(&p.join(b), beta);
+    }
 }
 
 /// Backward of one per-dimension scale/offset `q = γ ⊙ z + β` (spec §2.1) for the cotangent

@@ -18,18 +18,18 @@
 
 use crate::core::{AttentionCore, AttentionDropout, CoreCache, CoreKind};
 use crate::gated::{
-    GatedCache, SiluCache, check_input, gated_output, gated_output_backward, rope_maybe,
-    rope_maybe_backward, rope_opts, scale_offset_param_backward, silu_projection,
-    silu_projection_backward, truncated, validate_rope, visit_linear, visit_linear_mut,
+    GatedCache, SiluCache, attention_core, gated_output, gated_output_backward, input_projection,
+    input_projection_backward, offset_scale_params, rope_maybe_backward, rope_opts,
+    scale_offset_param_backward, scale_offset_rope, truncated, validate_options, visit_linear,
+    visit_linear_mut, visit_offset_scale, visit_offset_scale_mut,
 };
 use crate::mask::Mask;
 use crate::norm::{Normalization, ScoreScale};
-use crate::ops::scale_offset::scale_offset_forward;
 use crate::{Error, Result};
 use kernels::ops::add::add_forward;
 use kernels::ops::rope::{RopeLayout, RopeOpts};
 use kernels::{DType, Tensor};
-use nn::{GradSink, Init, Linear, Module, Param, ParamRole, Prefix};
+use nn::{GradSink, Linear, Module, Param, Prefix};
 
 /// Configuration of a [`Gau`] layer. [`GauConfig::new`] gives the defaults below.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,16 +90,8 @@ impl GauConfig {
                 self.d, self.e, self.s, self.max_len
             )));
         }
-        validate_rope(self.rope, self.s, self.rope_base)?;
-        if !(self.init_gain.is_finite() && self.init_gain >= 0.0) {
-            return Err(Error::InvalidConfig(format!(
-                "init_gain must be finite and ≥ 0, got {}",
-                self.init_gain
-            )));
-        }
-        self.norm.validate()?;
-        self.scale.resolve(self.s, &self.norm)?;
-        Ok(())
+        let (norm, scale, gain) = (&self.norm, &self.scale, Some(self.init_gain));
+        validate_options(self.rope, self.s, self.rope_base, gain, norm, scale)
     }
 
     fn rope_opts(&self) -> Option<RopeOpts> {
@@ -153,29 +145,15 @@ impl Gau {
             dtype,
             seed ^ 0x9e37_79b9,
         )?;
-        let ones = || -> Result<Param> {
-            Ok(Param::new(
-                Init::Ones.tensor(&[s], dtype, 0)?,
-                ParamRole::Gain,
-            ))
-        };
-        let zeros = || -> Result<Option<Param>> {
-            cfg.offset
-                .then(|| {
-                    Ok(Param::new(
-                        Init::Zeros.tensor(&[s], dtype, 0)?,
-                        ParamRole::Bias,
-                    ))
-                })
-                .transpose()
-        };
+        let (gamma_q, beta_q) = offset_scale_params(s, cfg.offset, dtype)?;
+        let (gamma_k, beta_k) = offset_scale_params(s, cfg.offset, dtype)?;
         Ok(Gau {
             cfg,
             proj_in,
-            gamma_q: ones()?,
-            beta_q: zeros()?,
-            gamma_k: ones()?,
-            beta_k: zeros()?,
+            gamma_q,
+            beta_q,
+            gamma_k,
+            beta_k,
             proj_out,
         })
     }
@@ -186,26 +164,22 @@ impl Gau {
     }
 
     fn core(&self) -> Result<AttentionCore> {
-        Ok(AttentionCore {
-            norm: self.cfg.norm,
-            scale: self.cfg.scale.resolve(self.cfg.s, &self.cfg.norm)?,
-            kind: self.cfg.core,
-        })
+        attention_core(self.cfg.norm, self.cfg.scale, self.cfg.s, self.cfg.core)
     }
 
     /// `(U, V, Z, Q, K)` for `x`, and the input projection's cache (with `H`).
     fn project(&self, x: &Tensor) -> Result<(SiluCache, [Tensor; 5])> {
-        let (b, n) = check_input("Gau input", x, self.cfg.d, self.cfg.max_len)?;
-        let x3 = x.try_clone()?.reshape(&[b, n, self.cfg.d])?;
-        let (e, s) = (self.cfg.e, self.cfg.s);
-        let (proj_in, [u, v, z]) = silu_projection(&self.proj_in, &x3, [e, e, s])?;
-        fn beta(p: &Option<Param>) -> Option<&Tensor> {
-            p.as_ref().map(|p| &p.value)
-        }
+        let (d, e, s) = (self.cfg.d, self.cfg.e, self.cfg.s);
+        let (proj_in, [u, v, z]) = input_projection(
+            &self.proj_in,
+            "Gau input",
+            x,
+            [d, self.cfg.max_len],
+            [e, e, s],
+        )?;
         let rope = self.cfg.rope_opts();
-        let q = scale_offset_forward(&z, &self.gamma_q.value, beta(&self.beta_q))?;
-        let k = scale_offset_forward(&z, &self.gamma_k.value, beta(&self.beta_k))?;
-        let (q, k) = (rope_maybe(q, &rope)?, rope_maybe(k, &rope)?);
+        let q = scale_offset_rope(&z, &self.gamma_q, self.beta_q.as_ref(), &rope)?;
+        let k = scale_offset_rope(&z, &self.gamma_k, self.beta_k.as_ref(), &rope)?;
         Ok((proj_in, [u, v, z, q, k]))
     }
 
@@ -285,41 +259,32 @@ impl Gau {
             sink,
         )?;
         let dz = add_forward(&dzq, &dzk)?;
-        let dx = silu_projection_backward(
+        input_projection_backward(
             &mut self.proj_in,
             cache.proj_in,
             &[&du, &g.dv, &dz],
-            ["w_in", "b_in"],
+            &cache.x_shape,
             sink,
-        )?;
-        Ok(dx.reshape(&cache.x_shape)?)
+        )
     }
 }
 
 impl Module for Gau {
     fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
         visit_linear(&self.proj_in, ["w_in", "b_in"], p, f);
-        f(&p.join("gamma_q"), &self.gamma_q);
-        if let Some(b) = &self.beta_q {
-            f(&p.join("beta_q"), b);
-        }
-        f(&p.join("gamma_k"), &self.gamma_k);
-        if let Some(b) = &self.beta_k {
-            f(&p.join("beta_k"), b);
-        }
+        let q_names = ["gamma_q", "beta_q"];
+        visit_offset_scale(&self.gamma_q, self.beta_q.as_ref(), q_names, p, f);
+        let k_names = ["gamma_k", "beta_k"];
+        visit_offset_scale(&self.gamma_k, self.beta_k.as_ref(), k_names, p, f);
         visit_linear(&self.proj_out, ["w_o", "b_o"], p, f);
     }
 
     fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
         visit_linear_mut(&mut self.proj_in, ["w_in", "b_in"], p, f);
-        f(&p.join("gamma_q"), &mut self.gamma_q);
-        if let Some(b) = &mut self.beta_q {
-            f(&p.join("beta_q"), b);
-        }
-        f(&p.join("gamma_k"), &mut self.gamma_k);
-        if let Some(b) = &mut self.beta_k {
-            f(&p.join("beta_k"), b);
-        }
+        let q_names = ["gamma_q", "beta_q"];
+        visit_offset_scale_mut(&mut self.gamma_q, self.beta_q.as_mut(), q_names, p, f);
+        let k_names = ["gamma_k", "beta_k"];
+        visit_offset_scale_mut(&mut self.gamma_k, self.beta_k.as_mut(), k_names, p, f);
         visit_linear_mut(&mut self.proj_out, ["w_o", "b_o"], p, f);
     }
 }

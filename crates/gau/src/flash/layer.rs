@@ -16,20 +16,20 @@
 
 use super::chunked::{MixedChunkAttention, MixedChunkCache};
 use super::global::GlobalDenom;
-use crate::core::{AttentionCore, CoreKind};
+use crate::core::CoreKind;
 use crate::gated::{
-    GatedCache, SiluCache, check_input, gated_output, gated_output_backward, rope_maybe,
-    rope_maybe_backward, rope_opts, scale_offset_param_backward, silu_projection,
-    silu_projection_backward, truncated, validate_rope, visit_linear, visit_linear_mut,
+    GatedCache, SiluCache, attention_core, gated_output, gated_output_backward, input_projection,
+    input_projection_backward, offset_scale_params, rope_maybe_backward, rope_opts,
+    scale_offset_param_backward, scale_offset_rope, truncated, validate_options, visit_linear,
+    visit_linear_mut, visit_offset_scale, visit_offset_scale_mut,
 };
 use crate::mask::Mask;
 use crate::norm::{Normalization, Relu2Denom, ScoreScale};
-use crate::ops::scale_offset::scale_offset_forward;
 use crate::{Error, Result};
 use kernels::ops::add::add_forward;
 use kernels::ops::rope::{RopeLayout, RopeOpts};
 use kernels::{DType, Tensor};
-use nn::{GradSink, Init, Linear, Module, Param, ParamRole, Prefix};
+use nn::{GradSink, Linear, Module, Param, Prefix};
 
 /// Configuration of a [`Flash`] layer; [`FlashConfig::new`] gives the defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -87,21 +87,15 @@ impl FlashConfig {
                 "FLASH widths, chunk and max_len must be positive, got {self:?}"
             )));
         }
-        validate_rope(self.rope, self.s, self.rope_base)?;
-        self.local.validate()?;
-        self.scale.resolve(self.s, &self.local)?;
-        Ok(())
+        let (norm, scale, gain) = (&self.local, &self.scale, None);
+        validate_options(self.rope, self.s, self.rope_base, gain, norm, scale)
     }
 
     /// The attention part.
     pub fn attention(&self) -> Result<MixedChunkAttention> {
         Ok(MixedChunkAttention {
             chunk: self.chunk,
-            local: AttentionCore {
-                norm: self.local,
-                scale: self.scale.resolve(self.s, &self.local)?,
-                kind: self.core,
-            },
+            local: attention_core(self.local, self.scale, self.s, self.core)?,
             global: self.global,
         })
     }
@@ -156,17 +150,8 @@ impl Flash {
         let proj_in = Linear::with_init(d, 2 * e + s, cfg.bias, init(d), dtype, seed)?;
         let proj_out = Linear::with_init(e, d, cfg.bias, init(e), dtype, seed ^ 0x9e37_79b9)?;
         let pair = || -> Result<OffsetScale> {
-            Ok(OffsetScale {
-                gamma: Param::new(Init::Ones.tensor(&[s], dtype, 0)?, ParamRole::Gain),
-                beta: if cfg.offset {
-                    Some(Param::new(
-                        Init::Zeros.tensor(&[s], dtype, 0)?,
-                        ParamRole::Bias,
-                    ))
-                } else {
-                    None
-                },
-            })
+            let (gamma, beta) = offset_scale_params(s, cfg.offset, dtype)?;
+            Ok(OffsetScale { gamma, beta })
         };
         Ok(Flash {
             cfg,
@@ -183,15 +168,16 @@ impl Flash {
     /// `O = FLASH(x)` for `x [b, n, d]` (or `[n, d]`) and the cache for the backward. Errors as
     /// [`crate::Gau::forward`].
     pub fn forward(&self, x: &Tensor, mask: &Mask) -> Result<(Tensor, FlashCache)> {
-        let (b, n) = check_input("Flash input", x, self.cfg.d, self.cfg.max_len)?;
-        let x3 = x.try_clone()?.reshape(&[b, n, self.cfg.d])?;
-        let (e, s) = (self.cfg.e, self.cfg.s);
-        let (proj_in, [u, v, z]) = silu_projection(&self.proj_in, &x3, [e, e, s])?;
+        let (d, e, s) = (self.cfg.d, self.cfg.e, self.cfg.s);
+        let (proj_in, [u, v, z]) = input_projection(
+            &self.proj_in,
+            "Flash input",
+            x,
+            [d, self.cfg.max_len],
+            [e, e, s],
+        )?;
         let rope = self.rope_opts();
-        let project = |p: &OffsetScale| -> Result<Tensor> {
-            let y = scale_offset_forward(&z, &p.gamma.value, p.beta.as_ref().map(|b| &b.value))?;
-            rope_maybe(y, &rope)
-        };
+        let project = |p: &OffsetScale| scale_offset_rope(&z, &p.gamma, p.beta.as_ref(), &rope);
         let qk = [
             project(&self.pairs[0])?,
             project(&self.pairs[1])?,
@@ -251,14 +237,13 @@ impl Flash {
             });
         }
         let dz = dz.expect("four pairs");
-        let dx = silu_projection_backward(
+        input_projection_backward(
             &mut self.proj_in,
             cache.proj_in,
             &[&du, &g.dv, &dz],
-            ["w_in", "b_in"],
+            &cache.x_shape,
             sink,
-        )?;
-        Ok(dx.reshape(&cache.x_shape)?)
+        )
     }
 }
 
@@ -266,10 +251,14 @@ impl Module for Flash {
     fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
         visit_linear(&self.proj_in, ["w_in", "b_in"], p, f);
         for (i, pair) in self.pairs.iter().enumerate() {
-            f(&p.join(&gamma_name(i)), &pair.gamma);
-            if let Some(b) = &pair.beta {
-                f(&p.join(&beta_name(i)), b);
-            }
+            let names = [&gamma_name(i), &beta_name(i)];
+            visit_offset_scale(
+                &pair.gamma,
+                pair.beta.as_ref(),
+                names.map(|n| n.as_str()),
+                p,
+                f,
+            );
         }
         visit_linear(&self.proj_out, ["w_o", "b_o"], p, f);
     }
@@ -277,10 +266,9 @@ impl Module for Flash {
     fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
         visit_linear_mut(&mut self.proj_in, ["w_in", "b_in"], p, f);
         for (i, pair) in self.pairs.iter_mut().enumerate() {
-            f(&p.join(&gamma_name(i)), &mut pair.gamma);
-            if let Some(b) = &mut pair.beta {
-                f(&p.join(&beta_name(i)), b);
-            }
+            let names = [&gamma_name(i), &beta_name(i)];
+            let names = names.map(|n| n.as_str());
+            visit_offset_scale_mut(&mut pair.gamma, pair.beta.as_mut(), names, p, f);
         }
         visit_linear_mut(&mut self.proj_out, ["w_o", "b_o"], p, f);
     }
