@@ -2,7 +2,7 @@
 //! `η* = mᵀg/T`, `ΔL* = (mᵀg)²/(2T)`.
 
 use crate::error::{LawError, Result, check_batch};
-use crate::moments::{Eval, coordinate_mv_reference, update_moments_mv, update_moments_mv_eval};
+use crate::moments::{Eval, coordinate_mv_reference, update_moments_mv_eval};
 use crate::rules::{Moments, Rule};
 use crate::stats::{Curvature, GradStats, check_dims};
 use rayon::prelude::*;
@@ -83,8 +83,7 @@ pub fn one_step<H: Curvature + ?Sized>(
             .pop()
             .expect("one result per batch size");
     }
-    let (m, v) = update_moments_mv(rule, st, b, how)?;
-    let (num, den) = num_den(st, h, &m, &v);
+    let (num, den) = moments_num_den(rule, st, h, b, how, Eval::Fast)?;
     OneStep::from_parts(num, den)
 }
 
@@ -114,9 +113,22 @@ pub fn one_step_reference<H: Curvature + ?Sized>(
             .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1));
         return OneStep::from_parts(num, den);
     }
-    let (m, v) = update_moments_mv_eval(rule, st, b, how, Eval::Reference)?;
-    let (num, den) = num_den(st, h, &m, &v);
+    let (num, den) = moments_num_den(rule, st, h, b, how, Eval::Reference)?;
     OneStep::from_parts(num, den)
+}
+
+/// `(mᵀg, T)` ([`num_den`]) from the full moment vectors `m`, `v` at batch size `b`, evaluated by
+/// `eval`: the path for a general (non-diagonal) curvature.
+fn moments_num_den<H: Curvature + ?Sized>(
+    rule: &Rule,
+    st: &GradStats,
+    h: &H,
+    b: f64,
+    how: &Moments,
+    eval: Eval,
+) -> Result<(f64, f64)> {
+    let (m, v) = update_moments_mv_eval(rule, st, b, how, eval)?;
+    Ok(num_den(st, h, &m, &v))
 }
 
 /// `ΔL(η)` at batch size `b`.
@@ -137,8 +149,7 @@ pub fn delta_l<H: Curvature + ?Sized>(
     }
     check_dims(st, h)?;
     check_batch(b)?;
-    let (m, v) = update_moments_mv(rule, st, b, how)?;
-    let (num, den) = num_den(st, h, &m, &v);
+    let (num, den) = moments_num_den(rule, st, h, b, how, Eval::Fast)?;
     Ok(eta * num - 0.5 * eta * eta * den)
 }
 

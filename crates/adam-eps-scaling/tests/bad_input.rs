@@ -21,26 +21,15 @@ fn bad_batch_eps_and_statistics() {
             Err(LawError::NonPositiveBatch(_))
         ));
     }
-    assert!(matches!(
-        one_step(
-            &Rule::SoftSign { eps: -1e-3 },
-            &st,
-            &h,
-            4.0,
-            &Moments::Exact
-        ),
-        Err(LawError::InvalidEps(_))
-    ));
-    assert!(matches!(
-        one_step(
-            &Rule::AdamDiv { eps: f64::NAN },
-            &st,
-            &h,
-            4.0,
-            &Moments::Exact
-        ),
-        Err(LawError::InvalidEps(_))
-    ));
+    for rule in [
+        Rule::SoftSign { eps: -1e-3 },
+        Rule::AdamDiv { eps: f64::NAN },
+    ] {
+        assert!(matches!(
+            one_step(&rule, &st, &h, 4.0, &Moments::Exact),
+            Err(LawError::InvalidEps(_))
+        ));
+    }
     assert!(matches!(
         GradStats::new(vec![1.0, 2.0], vec![1.0, -1.0]),
         Err(LawError::NegativeVariance { index: 1, .. })
