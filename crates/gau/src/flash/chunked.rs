@@ -48,6 +48,14 @@ pub struct MixedChunkGrads {
     pub dv: Tensor,
 }
 
+/// What the forward and backward know once their inputs are checked: the mask, which of the
+/// `b·n` keys are real ([`key_validity`]) and `[b, n, s, e]` ([`dims`]).
+struct Checked<'a> {
+    mask: &'a Mask,
+    real: Vec<bool>,
+    dims: [usize; 4],
+}
+
 /// `(b, n, s, e)` after checking the shapes, kinds and host storage.
 pub(crate) fn dims(
     qq: &Tensor,
@@ -179,13 +187,14 @@ impl MixedChunkAttention {
         self.check()?;
         let [b, n, s, e] = dims(qq, kq, ql, kl, v)?;
         let real = key_validity(mask, b, n)?;
+        let x = Checked {
+            mask,
+            real,
+            dims: [b, n, s, e],
+        };
         match qq.dtype() {
-            kernels::DType::F32 => {
-                self.forward_t::<f32>(qq, kq, ql, kl, v, mask, &real, [b, n, s, e])
-            }
-            kernels::DType::F64 => {
-                self.forward_t::<f64>(qq, kq, ql, kl, v, mask, &real, [b, n, s, e])
-            }
+            kernels::DType::F32 => self.forward_t::<f32>([qq, kq, ql, kl], v, &x),
+            kernels::DType::F64 => self.forward_t::<f64>([qq, kq, ql, kl], v, &x),
         }
     }
 
@@ -202,18 +211,13 @@ impl MixedChunkAttention {
         (b * groups, groups * self.chunk, sh)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn forward_t<F: Float>(
         &self,
-        qq: &Tensor,
-        kq: &Tensor,
-        ql: &Tensor,
-        kl: &Tensor,
+        [qq, kq, ql, kl]: [&Tensor; 4],
         v: &Tensor,
-        mask: &Mask,
-        real: &[bool],
-        dims: [usize; 4],
+        x: &Checked,
     ) -> Result<(Tensor, MixedChunkCache)> {
+        let (mask, real, dims) = (x.mask, &x.real[..], x.dims);
         let [b, n, s, e] = dims;
         let c = self.chunk;
         let (bg, n_p, sh) = self.shapes(dims, mask.causal);
@@ -275,24 +279,25 @@ impl MixedChunkAttention {
             });
         }
         let real = key_validity(mask, b, n)?;
+        let x = Checked {
+            mask,
+            real,
+            dims: dims_,
+        };
         match qq.dtype() {
-            kernels::DType::F32 => self.backward_t::<f32>(ql, kl, v, mask, &real, dims_, cache, dc),
-            kernels::DType::F64 => self.backward_t::<f64>(ql, kl, v, mask, &real, dims_, cache, dc),
+            kernels::DType::F32 => self.backward_t::<f32>([ql, kl, v], &x, cache, dc),
+            kernels::DType::F64 => self.backward_t::<f64>([ql, kl, v], &x, cache, dc),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn backward_t<F: Float>(
         &self,
-        ql: &Tensor,
-        kl: &Tensor,
-        v: &Tensor,
-        mask: &Mask,
-        real: &[bool],
-        dims: [usize; 4],
+        [ql, kl, v]: [&Tensor; 3],
+        x: &Checked,
         cache: &MixedChunkCache,
         dc: &Tensor,
     ) -> Result<MixedChunkGrads> {
+        let (mask, real, dims) = (x.mask, &x.real[..], x.dims);
         let [b, n, s, e] = dims;
         let (bg, n_p, sh) = self.shapes(dims, mask.causal);
         let expect = [bg, self.chunk, e];
