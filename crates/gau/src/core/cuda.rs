@@ -7,11 +7,11 @@
 //! so the results do not depend on scheduling).
 
 use super::dropout::AttentionDropout;
-use super::{CoreCache, CoreGrads, Dims};
+use super::{CoreCache, CoreCall, CoreGrads, Dims};
 use crate::mask::RowPlan;
 use crate::norm::Form;
 use crate::{Error, Result};
-use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, DeviceRepr, LaunchArgs, LaunchConfig, PushKernelArg};
 use kernels::cuda::Kernel;
 use kernels::{CudaDevice, CudaStorage, Storage, Tensor};
 
@@ -129,6 +129,22 @@ fn upload_plan(dev: &CudaDevice, plan: &RowPlan) -> Result<DevicePlan> {
     })
 }
 
+/// Pushes the arguments every tiled attention kernel starts with: the parameters, the row plan,
+/// the key mask, `q` and `k`.
+fn push_plan_qk<'a>(
+    b: &mut LaunchArgs<'a>,
+    p: &'a Params,
+    dp: &'a DevicePlan,
+    q: &'a CudaStorage,
+    k: &'a CudaStorage,
+) {
+    b.arg(p)
+        .arg(&dp.rows)
+        .arg(&dp.valid)
+        .arg(&q.slice)
+        .arg(&k.slice);
+}
+
 fn tiles(rows: usize, cols: usize, batch: usize) -> LaunchConfig {
     LaunchConfig {
         grid_dim: (
@@ -141,15 +157,8 @@ fn tiles(rows: usize, cols: usize, batch: usize) -> LaunchConfig {
     }
 }
 
-pub(super) fn forward(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    plan: &RowPlan,
-    d: &Dims,
-    form: Form,
-    dropout: AttentionDropout,
-) -> Result<(Tensor, CoreCache)> {
+pub(super) fn forward(call: &CoreCall) -> Result<(Tensor, CoreCache)> {
+    let (q, k, v, plan, d, form, dropout) = call.parts();
     const WHAT: &str = "CUDA attention core";
     let (qs, ks, vs) = (storage(q, WHAT)?, storage(k, WHAT)?, storage(v, WHAT)?);
     let dev = &qs.device;
@@ -159,14 +168,8 @@ pub(super) fn forward(
     let mut lse = dev.zeros(d.batch * d.n_q)?;
     let f = KERNEL.function(dev, "attention_fwd_f32")?;
     let mut b = dev.stream().launch_builder(&f);
-    b.arg(&p)
-        .arg(&dp.rows)
-        .arg(&dp.valid)
-        .arg(&qs.slice)
-        .arg(&ks.slice)
-        .arg(&vs.slice)
-        .arg(&mut out.slice)
-        .arg(&mut lse.slice);
+    push_plan_qk(&mut b, &p, &dp, qs, ks);
+    b.arg(&vs.slice).arg(&mut out.slice).arg(&mut lse.slice);
     // SAFETY: q, k, v, out, lse hold the element counts of `d` (checked by the caller's shape
     // checks and the allocations above); the row plan holds b·n_q rows and the key mask b·n_k
     // flags when has_valid; the kernel reads and writes only inside those bounds.
@@ -176,19 +179,13 @@ pub(super) fn forward(
     Ok((out.try_clone()?, CoreCache::Fused { out, lse, dropout }))
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn backward(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    plan: &RowPlan,
-    d: &Dims,
-    form: Form,
+    call: &CoreCall,
     out: &Tensor,
     lse: &Tensor,
     dc: &Tensor,
-    dropout: AttentionDropout,
 ) -> Result<CoreGrads> {
+    let (q, k, v, plan, d, form, dropout) = call.parts();
     const WHAT: &str = "CUDA attention core backward";
     let (qs, ks, vs) = (storage(q, WHAT)?, storage(k, WHAT)?, storage(v, WHAT)?);
     let (cs, ls, dcs) = (storage(out, WHAT)?, storage(lse, WHAT)?, storage(dc, WHAT)?);
@@ -223,14 +220,8 @@ pub(super) fn backward(
     let mut dv = dev.zeros(d.batch * d.n_k * d.e)?;
     let f = KERNEL.function(dev, "attention_bwd_dv_f32")?;
     let mut b = stream.launch_builder(&f);
-    b.arg(&p)
-        .arg(&dp.rows)
-        .arg(&dp.valid)
-        .arg(&qs.slice)
-        .arg(&ks.slice)
-        .arg(&ls.slice)
-        .arg(&dcs.slice)
-        .arg(&mut dv.slice);
+    push_plan_qk(&mut b, &p, &dp, qs, ks);
+    b.arg(&ls.slice).arg(&dcs.slice).arg(&mut dv.slice);
     // SAFETY: every buffer holds the element count of `d` its role implies (see forward).
     unsafe { b.launch(tiles(d.n_k, d.e, d.batch)) }.map_err(drv("attention_bwd_dv_f32"))?;
 
@@ -239,12 +230,8 @@ pub(super) fn backward(
         let mut g = dev.zeros(d.batch * n * d.s)?;
         let f = KERNEL.function(dev, name)?;
         let mut b = stream.launch_builder(&f);
-        b.arg(&p)
-            .arg(&dp.rows)
-            .arg(&dp.valid)
-            .arg(&qs.slice)
-            .arg(&ks.slice)
-            .arg(&vs.slice)
+        push_plan_qk(&mut b, &p, &dp, qs, ks);
+        b.arg(&vs.slice)
             .arg(&ls.slice)
             .arg(&dsum.slice)
             .arg(&dcs.slice)

@@ -14,31 +14,41 @@
 //! `1/(1 − p)`; the softmax statistics `m`, `ℓ` (and so `lse`) use the undropped weights,
 //! since the mask multiplies the normalised `A`.
 
-use super::dropout::{AttentionDropout, Keep};
+use super::dropout::Keep;
 use super::tile::{View, gemm, transpose_into};
-use super::{CoreCache, Dims, Tiles};
+use super::{CoreCache, CoreCall, Dims, Tiles};
 use crate::mask::RowPlan;
 use crate::norm::Form;
 use crate::{Error, Result};
 use kernels::{Float, Storage, Tensor};
 use rayon::prelude::*;
 
-/// One task: rows `i0 … i0+nr−1` of batch element `b` (`out [nr × e]`, `lse [nr]`).
-#[allow(clippy::too_many_arguments)]
-fn forward_tile<F: Float>(
-    q: &[F],
-    k: &[F],
-    v: &[F],
-    plan: &RowPlan,
-    d: &Dims,
+/// The host slices and settings one forward works on.
+#[derive(Clone, Copy)]
+struct Host<'a, F> {
+    q: &'a [F],
+    k: &'a [F],
+    v: &'a [F],
+    plan: &'a RowPlan,
+    d: &'a Dims,
     form: Form,
     tiles: Tiles,
-    b: usize,
-    i0: usize,
+    /// The dropout mask, `None` without dropout.
     drop: Option<Keep>,
-    out: &mut [F],
-    lse: &mut [F],
-) {
+}
+
+/// One task: rows `i0 … i0+nr−1` of batch element `b` (`out [nr × e]`, `lse [nr]`).
+fn forward_tile<F: Float>(h: &Host<'_, F>, b: usize, i0: usize, out: &mut [F], lse: &mut [F]) {
+    let Host {
+        q,
+        k,
+        v,
+        plan,
+        d,
+        form,
+        tiles,
+        drop,
+    } = *h;
     let (s, e, n_k) = (d.s, d.e, d.n_k);
     let nr = lse.len();
     let row0 = b * d.n_q + i0;
@@ -135,17 +145,8 @@ fn forward_tile<F: Float>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn forward_cpu<F: Float>(
-    q: &[F],
-    k: &[F],
-    v: &[F],
-    plan: &RowPlan,
-    d: &Dims,
-    form: Form,
-    tiles: Tiles,
-    drop: Option<Keep>,
-) -> (Vec<F>, Vec<F>) {
+fn forward_cpu<F: Float>(h: &Host<'_, F>) -> (Vec<F>, Vec<F>) {
+    let (d, tiles) = (h.d, h.tiles);
     let (n_q, e) = (d.n_q, d.e);
     // Fewer row blocks than threads (short single sequences): smaller blocks, so that every
     // thread gets one.
@@ -165,39 +166,46 @@ fn forward_cpu<F: Float>(
                 .par_chunks_mut(br * e)
                 .zip(lse_b.par_chunks_mut(br))
                 .enumerate()
-                .for_each(|(t, (o, l))| {
-                    forward_tile(q, k, v, plan, d, form, tiles, b, t * br, drop, o, l)
-                });
+                .for_each(|(t, (o, l))| forward_tile(h, b, t * br, o, l));
         });
     (out, lse)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn forward(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    plan: &RowPlan,
-    d: &Dims,
-    form: Form,
+/// [`forward_cpu`] for one call on the host slices `q, k, v`, as tensors `(C [b, n_q, e],
+/// lse [b, n_q])`.
+fn forward_host<F: Float>(
+    [q, k, v]: [&[F]; 3],
+    call: &CoreCall,
     tiles: Tiles,
-    dropout: AttentionDropout,
-) -> Result<(Tensor, CoreCache)> {
+    drop: Option<Keep>,
+) -> Result<(Tensor, Tensor)> {
+    let d = &call.d;
+    let h = Host {
+        q,
+        k,
+        v,
+        plan: call.plan,
+        d,
+        form: call.form,
+        tiles,
+        drop,
+    };
+    let (o, l) = forward_cpu(&h);
+    Ok((
+        Tensor::from_vec(o, &[d.batch, d.n_q, d.e])?,
+        Tensor::from_vec(l, &[d.batch, d.n_q])?,
+    ))
+}
+
+pub(super) fn forward(call: &CoreCall, tiles: Tiles) -> Result<(Tensor, CoreCache)> {
+    let (q, k, v, dropout) = (call.q, call.k, call.v, call.dropout);
     let drop = dropout.resolve()?;
     let (out, lse) = match (q.storage(), k.storage(), v.storage()) {
         (Storage::F32(q), Storage::F32(k), Storage::F32(v)) => {
-            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles, drop);
-            (
-                Tensor::from_vec(o, &[d.batch, d.n_q, d.e])?,
-                Tensor::from_vec(l, &[d.batch, d.n_q])?,
-            )
+            forward_host([q, k, v], call, tiles, drop)?
         }
         (Storage::F64(q), Storage::F64(k), Storage::F64(v)) => {
-            let (o, l) = forward_cpu(q, k, v, plan, d, form, tiles, drop);
-            (
-                Tensor::from_vec(o, &[d.batch, d.n_q, d.e])?,
-                Tensor::from_vec(l, &[d.batch, d.n_q])?,
-            )
+            forward_host([q, k, v], call, tiles, drop)?
         }
         _ => {
             return Err(Error::Unsupported {

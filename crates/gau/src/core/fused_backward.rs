@@ -17,9 +17,9 @@
 //! afterwards in group order. Scratch: `2·rows·keys` floats per group plus `(G − 1)·n_q·s`, so
 //! `O(n)` and never `n_q × n_k`.
 
-use super::dropout::{AttentionDropout, Keep};
+use super::dropout::Keep;
 use super::tile::{View, gemm, transpose_into};
-use super::{CoreGrads, Dims, Tiles};
+use super::{CoreCall, CoreGrads, Dims, Tiles};
 use crate::mask::{Row, RowPlan};
 use crate::norm::Form;
 use crate::{Error, Result};
@@ -340,21 +340,15 @@ fn run<F: Float>(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn backward(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    plan: &RowPlan,
-    d: &Dims,
-    form: Form,
+    call: &CoreCall,
     tiles: Tiles,
     out: &Tensor,
     lse: &Tensor,
     dc: &Tensor,
-    dropout: AttentionDropout,
 ) -> Result<CoreGrads> {
     use Storage::{F32, F64};
+    let (q, k, v, plan, d, form, dropout) = call.parts();
     let drop = dropout.resolve()?;
     match (
         q.storage(),

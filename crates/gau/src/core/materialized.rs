@@ -4,8 +4,7 @@
 //! its flat index is the `(b·n_q + i)·n_k + j` of `super::dropout`), and to `dA'` in the
 //! backward.
 
-use super::dropout::AttentionDropout;
-use super::{CoreCache, CoreGrads};
+use super::{CoreCache, CoreCall, CoreGrads};
 use crate::mask::RowPlan;
 use crate::norm::Form;
 use crate::{Error, Result};
@@ -123,14 +122,8 @@ pub(super) fn probabilities(
     Ok((scores, probs))
 }
 
-pub(super) fn forward(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    plan: &RowPlan,
-    form: Form,
-    dropout: AttentionDropout,
-) -> Result<(Tensor, CoreCache)> {
+pub(super) fn forward(call: &CoreCall) -> Result<(Tensor, CoreCache)> {
+    let (q, k, v, plan, _, form, dropout) = call.parts();
     dropout.resolve()?;
     let (scores, probs) = probabilities(q, k, plan, form)?;
     let c = if dropout.is_active() {
@@ -151,18 +144,13 @@ pub(super) fn forward(
     Ok((c, cache))
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn backward(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    plan: &RowPlan,
-    form: Form,
+    call: &CoreCall,
     scores: &Tensor,
     probs: &Tensor,
     dc: &Tensor,
-    dropout: AttentionDropout,
 ) -> Result<CoreGrads> {
+    let (q, k, v, plan, _, form, dropout) = call.parts();
     dropout.resolve()?;
     let (da, dv) = if dropout.is_active() {
         // C = A'·V with A' = drop(A): dA' = dC·Vᵀ, dV = A'ᵀ·dC, then dA = drop(dA').

@@ -47,7 +47,7 @@ pub(crate) mod tile;
 pub use dropout::AttentionDropout;
 
 use crate::mask::{Mask, RowPlan};
-use crate::norm::Normalization;
+use crate::norm::{Form, Normalization};
 use crate::{Error, Result};
 use kernels::{Storage, Tensor};
 
@@ -146,6 +146,44 @@ pub(crate) struct Dims {
     pub e: usize,
 }
 
+/// One checked call of the core, as every implementation (materialised, fused CPU, CUDA) takes
+/// it: the inputs, the mask's row plan, the sizes, the normalisation's form and the dropout.
+pub(crate) struct CoreCall<'a> {
+    pub q: &'a Tensor,
+    pub k: &'a Tensor,
+    pub v: &'a Tensor,
+    pub plan: &'a RowPlan,
+    pub d: Dims,
+    pub form: Form,
+    pub dropout: AttentionDropout,
+}
+
+impl CoreCall<'_> {
+    /// `(q, k, v, plan, d, form, dropout)`.
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        &self,
+    ) -> (
+        &Tensor,
+        &Tensor,
+        &Tensor,
+        &RowPlan,
+        &Dims,
+        Form,
+        AttentionDropout,
+    ) {
+        (
+            self.q,
+            self.k,
+            self.v,
+            self.plan,
+            &self.d,
+            self.form,
+            self.dropout,
+        )
+    }
+}
+
 fn dims(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dims> {
     const WHAT: &str = "attention core";
     q.expect_same_kind(WHAT, k)?;
@@ -238,18 +276,24 @@ impl AttentionCore {
         let d = dims(q, k, v)?;
         let plan = self.plan(mask, &d)?;
         dropout.resolve()?;
-        let form = self.norm.form();
+        let call = CoreCall {
+            q,
+            k,
+            v,
+            plan: &plan,
+            d,
+            form: self.norm.form(),
+            dropout,
+        };
         if let Storage::Cuda(_c) = q.storage() {
             return match self.kind {
-                CoreKind::Fused(_) => {
-                    kernels::on_cuda!(_c, cuda::forward(q, k, v, &plan, &d, form, dropout))
-                }
+                CoreKind::Fused(_) => kernels::on_cuda!(_c, cuda::forward(&call)),
                 CoreKind::Materialized => Err(materialized_on_device()),
             };
         }
         match self.kind {
-            CoreKind::Materialized => materialized::forward(q, k, v, &plan, form, dropout),
-            CoreKind::Fused(tiles) => fused::forward(q, k, v, &plan, &d, form, tiles, dropout),
+            CoreKind::Materialized => materialized::forward(&call),
+            CoreKind::Fused(tiles) => fused::forward(&call, tiles),
         }
     }
 
@@ -290,14 +334,21 @@ impl AttentionCore {
                 got: dc.shape().to_vec(),
             });
         }
-        let form = self.norm.form();
-        let dropout = cache.dropout();
+        let call = CoreCall {
+            q,
+            k,
+            v,
+            plan: &plan,
+            d,
+            form: self.norm.form(),
+            dropout: cache.dropout(),
+        };
         match (self.kind, cache) {
             (CoreKind::Materialized, CoreCache::Materialized { scores, probs, .. }) => {
                 if matches!(q.storage(), Storage::Cuda(_)) {
                     return Err(materialized_on_device());
                 }
-                materialized::backward(q, k, v, &plan, form, scores, probs, dc, dropout)
+                materialized::backward(&call, scores, probs, dc)
             }
             (CoreKind::Fused(tiles), CoreCache::Fused { out, lse, .. }) => {
                 out.expect_shape("attention core backward: cached output", &out_shape)?;
@@ -305,13 +356,10 @@ impl AttentionCore {
                 q.expect_same_kind("attention core backward: cached output", out)?;
                 q.expect_same_kind("attention core backward: cached lse", lse)?;
                 match q.storage() {
-                    Storage::Cuda(_c) => kernels::on_cuda!(
-                        _c,
-                        cuda::backward(q, k, v, &plan, &d, form, out, lse, dc, dropout)
-                    ),
-                    _ => fused_backward::backward(
-                        q, k, v, &plan, &d, form, tiles, out, lse, dc, dropout,
-                    ),
+                    Storage::Cuda(_c) => {
+                        kernels::on_cuda!(_c, cuda::backward(&call, out, lse, dc))
+                    }
+                    _ => fused_backward::backward(&call, tiles, out, lse, dc),
                 }
             }
             _ => Err(Error::InvalidConfig(
