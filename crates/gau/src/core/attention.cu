@@ -283,6 +283,61 @@ __device__ __forceinline__ bool query_tile_live(const Params& p, const RowInfo* 
     return __any_sync(FULL, ri.l > 0 && ri.lim > j0);
 }
 
+// The backward kernels' shared pieces. Batch element b's slices of q, k, dc.
+struct BatchPtrs {
+    const float *q, *k, *dc;
+};
+
+__device__ __forceinline__ BatchPtrs batch_ptrs(const Params& p, int b, const float* q,
+                                                const float* k, const float* dc) {
+    return {q + (u64)b * p.n_q * p.s, k + (u64)b * p.n_k * p.s, dc + (u64)b * p.n_q * p.e};
+}
+
+__device__ __forceinline__ void zero_acc(float acc[4][4]) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+#pragma unroll
+        for (int c = 0; c < 4; ++c) acc[r][c] = 0.0f;
+    }
+}
+
+// Key-owned kernels (dV, dK): whether each of this warp's keys j0 + 4*warp + r is real.
+__device__ __forceinline__ void warp_keys_real(const Params& p, const int* valid, int b, int j0,
+                                               bool real[4]) {
+    const int warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int r = 0; r < 4; ++r) real[r] = key_real(p, valid, b, j0 + warp * 4 + r);
+}
+
+// Key-owned kernels (dV, dK): entry_grads of one score tile, query i0 + lane against this warp's
+// keys j0 + 4*warp + r, with scores x and dA' da; D from dsum (dV passes null: D unused, 0).
+// A' lands in a, dx in dx.
+__device__ __forceinline__ void key_tile_grads(const Params& p, const RowInfo* rows, int b,
+                                               int i0, int j0, const bool real[4],
+                                               const float x[4], const float da[4],
+                                               const float* lse, const float* dsum, float a[4],
+                                               float dx[4]) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int i = i0 + lane;
+    const RowInfo ri = row_info(p, rows, b, i);
+    const float row_lse = i < p.n_q ? lse[(u64)b * p.n_q + i] : 0.0f;
+    const float row_d = dsum != nullptr && i < p.n_q ? dsum[(u64)b * p.n_q + i] : 0.0f;
+    const u64 row = (u64)b * p.n_q + i;
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+        const int j = j0 + warp * 4 + r;
+        entry_grads(p, ri, real[r] && j < ri.lim, x[r], da[r], row_lse, row_d, row * p.n_k + j,
+                    &a[r], &dx[r]);
+    }
+}
+
+// store_tile at scale 1 (every backward output).
+__device__ __forceinline__ void store_tile_unscaled(float* __restrict__ dst, int a0, int na,
+                                                    int w, int c0, const float acc[4][4]) {
+    const float one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+    store_tile(dst, a0, na, w, c0, acc, one);
+}
+
 // dV. Grid (ceil(n_k/32), ceil(e/128), batch); warps own keys, lanes own queries.
 extern "C" __global__ void __launch_bounds__(THREADS, 2)
 attention_bwd_dv_f32(const Params p, const RowInfo* __restrict__ rows,
@@ -290,38 +345,21 @@ attention_bwd_dv_f32(const Params p, const RowInfo* __restrict__ rows,
                      const float* __restrict__ k, const float* __restrict__ lse,
                      const float* __restrict__ dc, float* __restrict__ dv) {
     __shared__ float As[BR][KC + 1], Bs[BC][KC + 1], Ms[BC][BW];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int b = blockIdx.z, j0 = blockIdx.x * BR, e0 = blockIdx.y * BW;
-    const float* qb = q + (u64)b * p.n_q * p.s;
-    const float* kb = k + (u64)b * p.n_k * p.s;
-    const float* dcb = dc + (u64)b * p.n_q * p.e;
+    const BatchPtrs bp = batch_ptrs(p, b, q, k, dc);
     bool real[4];
     float acc[4][4];
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-        real[r] = key_real(p, valid, b, j0 + warp * 4 + r);
-#pragma unroll
-        for (int c = 0; c < 4; ++c) acc[r][c] = 0.0f;
-    }
+    warp_keys_real(p, valid, b, j0, real);
+    zero_acc(acc);
+    const float no_da[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int i0 = 0; i0 < p.n_q; i0 += BC) {
         if (!query_tile_live(p, rows, b, i0, j0)) continue;
-        float x[4], w[4];
-        tile_dot(kb, j0, p.n_k, qb, i0, p.n_q, p.s, As, Bs, x);
-        const int i = i0 + lane;
-        const RowInfo ri = row_info(p, rows, b, i);
-        const float row_lse = i < p.n_q ? lse[(u64)b * p.n_q + i] : 0.0f;
-        const u64 row = (u64)b * p.n_q + i;
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-            const int j = j0 + warp * 4 + r;
-            float unused;
-            entry_grads(p, ri, real[r] && j < ri.lim, x[r], 0.0f, row_lse, 0.0f,
-                        row * p.n_k + j, &w[r], &unused);
-        }
-        tile_axpy(dcb, i0, p.n_q, p.e, e0, Ms, w, acc);
+        float x[4], w[4], unused[4];
+        tile_dot(bp.k, j0, p.n_k, bp.q, i0, p.n_q, p.s, As, Bs, x);
+        key_tile_grads(p, rows, b, i0, j0, real, x, no_da, lse, nullptr, w, unused);
+        tile_axpy(bp.dc, i0, p.n_q, p.e, e0, Ms, w, acc);
     }
-    const float one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-    store_tile(dv + (u64)b * p.n_k * p.e, j0, p.n_k, p.e, e0, acc, one);
+    store_tile_unscaled(dv + (u64)b * p.n_k * p.e, j0, p.n_k, p.e, e0, acc);
 }
 
 // dQ. Grid (ceil(n_q/32), ceil(s/128), batch); warps own queries, lanes own keys.
@@ -334,10 +372,8 @@ attention_bwd_dq_f32(const Params p, const RowInfo* __restrict__ rows,
     __shared__ float As[BR][KC + 1], Bs[BC][KC + 1], Ms[BC][BW];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int b = blockIdx.z, i0 = blockIdx.x * BR, s0 = blockIdx.y * BW;
-    const float* qb = q + (u64)b * p.n_q * p.s;
-    const float* kb = k + (u64)b * p.n_k * p.s;
+    const BatchPtrs bp = batch_ptrs(p, b, q, k, dc);
     const float* vb = v + (u64)b * p.n_k * p.e;
-    const float* dcb = dc + (u64)b * p.n_q * p.e;
     RowInfo ri[4];
     float row_lse[4], row_d[4], acc[4][4];
 #pragma unroll
@@ -346,14 +382,13 @@ attention_bwd_dq_f32(const Params p, const RowInfo* __restrict__ rows,
         ri[r] = row_info(p, rows, b, i);
         row_lse[r] = i < p.n_q ? lse[(u64)b * p.n_q + i] : 0.0f;
         row_d[r] = i < p.n_q ? dsum[(u64)b * p.n_q + i] : 0.0f;
-#pragma unroll
-        for (int c = 0; c < 4; ++c) acc[r][c] = 0.0f;
     }
+    zero_acc(acc);
     const int kmax = tile_key_limit(p, rows, b, i0);
     for (int j0 = 0; j0 < kmax; j0 += BC) {
         float x[4], da[4], g[4];
-        tile_dot(qb, i0, p.n_q, kb, j0, p.n_k, p.s, As, Bs, x);
-        tile_dot(dcb, i0, p.n_q, vb, j0, p.n_k, p.e, As, Bs, da);
+        tile_dot(bp.q, i0, p.n_q, bp.k, j0, p.n_k, p.s, As, Bs, x);
+        tile_dot(bp.dc, i0, p.n_q, vb, j0, p.n_k, p.e, As, Bs, da);
         const int j = j0 + lane;
         const bool real = key_real(p, valid, b, j);
 #pragma unroll
@@ -363,10 +398,9 @@ attention_bwd_dq_f32(const Params p, const RowInfo* __restrict__ rows,
             entry_grads(p, ri[r], real && j < ri[r].lim, x[r], da[r], row_lse[r], row_d[r],
                         row * p.n_k + j, &unused, &g[r]);
         }
-        tile_axpy(kb, j0, p.n_k, p.s, s0, Ms, g, acc);
+        tile_axpy(bp.k, j0, p.n_k, p.s, s0, Ms, g, acc);
     }
-    const float one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-    store_tile(dq + (u64)b * p.n_q * p.s, i0, p.n_q, p.s, s0, acc, one);
+    store_tile_unscaled(dq + (u64)b * p.n_q * p.s, i0, p.n_q, p.s, s0, acc);
 }
 
 // dK. Grid (ceil(n_k/32), ceil(s/128), batch); warps own keys, lanes own queries.
@@ -377,39 +411,20 @@ attention_bwd_dk_f32(const Params p, const RowInfo* __restrict__ rows,
                      const float* __restrict__ lse, const float* __restrict__ dsum,
                      const float* __restrict__ dc, float* __restrict__ dk) {
     __shared__ float As[BR][KC + 1], Bs[BC][KC + 1], Ms[BC][BW];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int b = blockIdx.z, j0 = blockIdx.x * BR, s0 = blockIdx.y * BW;
-    const float* qb = q + (u64)b * p.n_q * p.s;
-    const float* kb = k + (u64)b * p.n_k * p.s;
+    const BatchPtrs bp = batch_ptrs(p, b, q, k, dc);
     const float* vb = v + (u64)b * p.n_k * p.e;
-    const float* dcb = dc + (u64)b * p.n_q * p.e;
     bool real[4];
     float acc[4][4];
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-        real[r] = key_real(p, valid, b, j0 + warp * 4 + r);
-#pragma unroll
-        for (int c = 0; c < 4; ++c) acc[r][c] = 0.0f;
-    }
+    warp_keys_real(p, valid, b, j0, real);
+    zero_acc(acc);
     for (int i0 = 0; i0 < p.n_q; i0 += BC) {
         if (!query_tile_live(p, rows, b, i0, j0)) continue;
-        float x[4], da[4], g[4];
-        tile_dot(kb, j0, p.n_k, qb, i0, p.n_q, p.s, As, Bs, x);
-        tile_dot(vb, j0, p.n_k, dcb, i0, p.n_q, p.e, As, Bs, da);
-        const int i = i0 + lane;
-        const RowInfo ri = row_info(p, rows, b, i);
-        const float row_lse = i < p.n_q ? lse[(u64)b * p.n_q + i] : 0.0f;
-        const float row_d = i < p.n_q ? dsum[(u64)b * p.n_q + i] : 0.0f;
-        const u64 row = (u64)b * p.n_q + i;
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-            const int j = j0 + warp * 4 + r;
-            float unused;
-            entry_grads(p, ri, real[r] && j < ri.lim, x[r], da[r], row_lse, row_d,
-                        row * p.n_k + j, &unused, &g[r]);
-        }
-        tile_axpy(qb, i0, p.n_q, p.s, s0, Ms, g, acc);
+        float x[4], da[4], g[4], unused[4];
+        tile_dot(bp.k, j0, p.n_k, bp.q, i0, p.n_q, p.s, As, Bs, x);
+        tile_dot(vb, j0, p.n_k, bp.dc, i0, p.n_q, p.e, As, Bs, da);
+        key_tile_grads(p, rows, b, i0, j0, real, x, da, lse, dsum, unused, g);
+        tile_axpy(bp.q, i0, p.n_q, p.s, s0, Ms, g, acc);
     }
-    const float one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-    store_tile(dk + (u64)b * p.n_k * p.s, j0, p.n_k, p.s, s0, acc, one);
+    store_tile_unscaled(dk + (u64)b * p.n_k * p.s, j0, p.n_k, p.s, s0, acc);
 }
