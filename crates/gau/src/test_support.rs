@@ -2,14 +2,14 @@
 //! gradient-check harness for any layer run as `forward(x, mask)` / `backward(cache, dy)`, a
 //! parameter randomiser and the masks every sweep uses.
 
-use crate::Result;
 use crate::baseline::{MhaFfn, MhaFfnCache};
 use crate::flash::{Flash, FlashCache};
 use crate::layer::{Gau, GauCache};
 use crate::mask::{KeyPadding, Mask};
+use crate::{Error, Result};
 use kernels::Tensor;
 use kernels::testing::{randn, rng};
-use nn::gradcheck::Checkable;
+use nn::gradcheck::{Checkable, randn_f64};
 use nn::{GradSink, Module, Param, ParamRole, Prefix};
 
 /// A layer with a masked forward and a backward that returns `dx`.
@@ -113,15 +113,20 @@ pub(crate) fn randomise(m: &mut dyn Module, seed: u64, spread: Spread) {
     });
 }
 
-/// The masks every layer sweep uses, for batch 2 and `n ≥ 3` keys, bidirectional then causal:
-/// no padding; lengths `[n − 2, n]`; an explicit key mask hiding keys 1 (and 4, when `n > 4`)
-/// of the second sequence.
+/// The masks every layer sweep uses, for batch 2 and `n ≥ 3` keys ([`mask_sweep`]): lengths
+/// `[n − 2, n]`; the key mask hides keys 1 (and 4, when `n > 4`) of the second sequence.
 pub(crate) fn masks(b: usize, n: usize) -> Vec<Mask> {
     assert!(b == 2 && n >= 3, "masks are written for batch 2, n ≥ 3");
-    let mut key_mask = vec![true; b * n];
-    key_mask[n + 1] = false;
-    if n > 4 {
-        key_mask[n + 4] = false;
+    let hidden: &[usize] = if n > 4 { &[1, 4] } else { &[1] };
+    mask_sweep(n, [n - 2, n], hidden)
+}
+
+/// For batch 2 and `n` keys, bidirectional then causal: no padding; lengths `lengths`; an
+/// explicit key mask hiding keys `hidden` of the second sequence.
+pub(crate) fn mask_sweep(n: usize, lengths: [usize; 2], hidden: &[usize]) -> Vec<Mask> {
+    let mut key_mask = vec![true; 2 * n];
+    for &j in hidden {
+        key_mask[n + j] = false;
     }
     let mut out = Vec::new();
     for causal in [false, true] {
@@ -130,10 +135,42 @@ pub(crate) fn masks(b: usize, n: usize) -> Vec<Mask> {
             keys: KeyPadding::None,
         };
         out.push(base.clone());
-        out.push(base.clone().with_lengths(&[n - 2, n]));
+        out.push(base.clone().with_lengths(&lengths));
         out.push(base.with_key_mask(key_mask.clone()));
     }
     out
+}
+
+/// The input errors of a self-attention layer of width 4 with `max_len` 6, run as `forward`: a
+/// 5-wide input is `WidthMismatch { expected: 4, got: 5 }`, 7 tokens `TooLong { n: 7, max: 6 }`,
+/// and masks that do not fit `[2, 5]` are `MaskLength`.
+pub(crate) fn assert_input_errors<T>(forward: impl Fn(&Tensor, &Mask) -> Result<T>) {
+    let none = Mask::none();
+    let wide = randn_f64(&[2, 5, 5], 0).unwrap();
+    assert!(matches!(
+        forward(&wide, &none),
+        Err(Error::WidthMismatch {
+            expected: 4,
+            got: 5,
+            ..
+        })
+    ));
+    let long = randn_f64(&[1, 7, 4], 0).unwrap();
+    assert!(matches!(
+        forward(&long, &none),
+        Err(Error::TooLong { n: 7, max: 6 })
+    ));
+    let x = randn_f64(&[2, 5, 4], 0).unwrap();
+    for m in [
+        Mask::none().with_lengths(&[5]),
+        Mask::causal().with_lengths(&[5, 6]),
+        Mask::none().with_key_mask(vec![true; 5]),
+    ] {
+        assert!(
+            matches!(forward(&x, &m), Err(Error::MaskLength { .. })),
+            "{m:?}"
+        );
+    }
 }
 
 /// `max |a − b|` over two tensors of the same length.

@@ -21,22 +21,8 @@ use nn::{GradSink, Module, Param, ParamRole, Prefix};
 /// one full), an explicit key mask that hides key 0 of the second sequence (so its first causal
 /// row sees nothing: the empty-row case).
 pub(super) fn masks(n_k: usize) -> Vec<Mask> {
-    let mut key_mask = vec![true; 2 * n_k];
-    key_mask[n_k] = false;
-    if n_k > 3 {
-        key_mask[n_k + 2] = false;
-    }
-    let mut out = Vec::new();
-    for causal in [false, true] {
-        let base = Mask {
-            causal,
-            keys: KeyPadding::None,
-        };
-        out.push(base.clone());
-        out.push(base.clone().with_lengths(&[n_k.div_ceil(2), n_k]));
-        out.push(base.with_key_mask(key_mask.clone()));
-    }
-    out
+    let hidden: &[usize] = if n_k > 3 { &[0, 2] } else { &[0] };
+    crate::test_support::mask_sweep(n_k, [n_k.div_ceil(2), n_k], hidden)
 }
 
 /// Naive f64 forward from the definitions: visibility, `l_i`, `λ_i`, `ν`, each computed here.
