@@ -233,33 +233,19 @@ pub fn count_ignored(output: &str) -> usize {
 /// in kernels' testing.rs): bare `#[ignore` attributes and ```` ```ignore ```` doc blocks.
 fn ignore_convention_violations(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
+    for p in util::files_under(dir, "rs") {
+        let Ok(text) = std::fs::read_to_string(&p) else {
             continue;
         };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "rs") {
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&p) else {
-                continue;
-            };
-            let defines_macro = text.contains("macro_rules! gpu_test");
-            for (i, line) in text.lines().enumerate() {
-                let l = line.trim_start();
-                let attr = l.starts_with("#[ignore") || l.contains("ignore = \"");
-                let doc = (l.starts_with("///") || l.starts_with("//!"))
-                    && (l.contains("```ignore") || l.contains(",ignore"));
-                if (attr && !defines_macro) || doc {
-                    let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
-                    out.push(format!("crates/{rel}:{}", i + 1));
-                }
+        let defines_macro = text.contains("macro_rules! gpu_test");
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim_start();
+            let attr = l.starts_with("#[ignore") || l.contains("ignore = \"");
+            let doc = (l.starts_with("///") || l.starts_with("//!"))
+                && (l.contains("```ignore") || l.contains(",ignore"));
+            if (attr && !defines_macro) || doc {
+                let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+                out.push(format!("crates/{rel}:{}", i + 1));
             }
         }
     }

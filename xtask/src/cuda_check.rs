@@ -204,21 +204,7 @@ pub fn find_cu(dir: &Path) -> Vec<PathBuf> {
     if dir.is_file() {
         return vec![dir.to_path_buf()];
     }
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "cu") {
-                out.push(p);
-            }
-        }
-    }
+    let mut out = util::files_under(dir, "cu");
     out.sort();
     out
 }

@@ -274,3 +274,24 @@ pub fn target_dir() -> PathBuf {
         None => workspace_root().join("target"),
     }
 }
+
+/// Every file under `dir` (recursively) whose extension is `ext`, in the order of a depth-first
+/// walk; unreadable folders are skipped.
+pub fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
