@@ -181,6 +181,22 @@ fn probe(steps: usize) -> Result<()> {
     Ok(())
 }
 
+/// Multiplies every (f32) parameter of `model` whose name `pick` accepts by `f`.
+fn scale_params(model: &mut dyn nn::Module, f: f32, pick: impl Fn(&str) -> bool) {
+    model.visit_mut(&nn::Prefix::root(), &mut |name, p| {
+        if pick(name) {
+            let v: Vec<f32> = p
+                .value
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x * f)
+                .collect();
+            p.value = kernels::Tensor::from_vec(v, p.value.shape()).unwrap();
+        }
+    });
+}
+
 fn main() -> Result<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a[0] == "probe" {
@@ -248,38 +264,15 @@ fn main() -> Result<()> {
         }))
     };
     if let Ok(f) = std::env::var("GAU_SCALE_W") {
-        let f: f32 = f.parse()?;
-        use nn::Module;
-        model.visit_mut(&nn::Prefix::root(), &mut |name, p| {
-            if name.ends_with("w_in")
+        scale_params(&mut model, f.parse()?, |name| {
+            name.ends_with("w_in")
                 || name.ends_with("w_o")
                 || name.starts_with("embed") && std::env::var_os("GAU_SCALE_EMB").is_some()
-            {
-                let v: Vec<f32> = p
-                    .value
-                    .to_vec::<f32>()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x * f)
-                    .collect();
-                p.value = kernels::Tensor::from_vec(v, p.value.shape()).unwrap();
-            }
         });
     }
     if let Ok(f) = std::env::var("GAU_SCALE_GAMMA") {
-        let f: f32 = f.parse()?;
-        use nn::Module;
-        model.visit_mut(&nn::Prefix::root(), &mut |name, p| {
-            if name.ends_with("gamma_q") || name.ends_with("gamma_k") {
-                let v: Vec<f32> = p
-                    .value
-                    .to_vec::<f32>()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x * f)
-                    .collect();
-                p.value = kernels::Tensor::from_vec(v, p.value.shape()).unwrap();
-            }
+        scale_params(&mut model, f.parse()?, |name| {
+            name.ends_with("gamma_q") || name.ends_with("gamma_k")
         });
     }
     let mut opt = Optimizer::new(
