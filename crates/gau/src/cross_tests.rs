@@ -7,7 +7,7 @@ use super::*;
 use crate::core::{Tiles, tests::check_opts};
 use crate::layer::{Gau, GauConfig};
 use crate::mask::KeyPadding;
-use crate::test_support::{SPREAD, max_abs_diff, randomise};
+use crate::test_support::{SPREAD, materialized_if, max_abs_diff, randomise};
 use kernels::testing::{randn, rng};
 use nn::gradcheck::{Checkable, gradcheck, randn_f64};
 use nn::{Accumulate, ParamRole};
@@ -114,11 +114,7 @@ fn gradcheck_input_memory_and_every_parameter() {
             let cfg = GauCrossConfig {
                 bias: (i + j) % 2 == 0,
                 rope,
-                core: if j % 2 == 0 {
-                    CoreKind::Materialized
-                } else {
-                    tiny(norm).core
-                },
+                core: materialized_if(j % 2 == 0, tiny(norm).core),
                 ..tiny(norm)
             };
             let mut m = CrossCheck {

@@ -6,7 +6,7 @@ use super::*;
 use crate::core::{Tiles, tests::check_opts};
 use crate::rope_convert::convert_rope_layout;
 use crate::test_support::{
-    LayerCheck, SPREAD, assert_input_errors, masks, max_abs_diff, randomise,
+    LayerCheck, SPREAD, assert_input_errors, masks, materialized_if, max_abs_diff, randomise,
 };
 use nn::gradcheck::{gradcheck, randn_f64};
 
@@ -45,11 +45,7 @@ fn gradcheck_layer_every_combination() {
                     Some(RopeLayout::HalfSplit),
                     None,
                 ][i % 3],
-                core: if (i + j) % 2 == 0 {
-                    CoreKind::Materialized
-                } else {
-                    tiny(norm).core
-                },
+                core: materialized_if((i + j) % 2 == 0, tiny(norm).core),
                 ..tiny(norm)
             };
             let mut m = LayerCheck {

@@ -3,6 +3,7 @@
 //! parameter randomiser and the masks every sweep uses.
 
 use crate::baseline::{MhaFfn, MhaFfnCache};
+use crate::core::CoreKind;
 use crate::flash::{Flash, FlashCache};
 use crate::layer::{Gau, GauCache};
 use crate::mask::{KeyPadding, Mask};
@@ -139,6 +140,15 @@ pub(crate) fn mask_sweep(n: usize, lengths: [usize; 2], hidden: &[usize]) -> Vec
         out.push(base.with_key_mask(key_mask.clone()));
     }
     out
+}
+
+/// `CoreKind::Materialized` when `materialized`, else `fused` (the sweeps alternate the two).
+pub(crate) fn materialized_if(materialized: bool, fused: CoreKind) -> CoreKind {
+    if materialized {
+        CoreKind::Materialized
+    } else {
+        fused
+    }
 }
 
 /// The input errors of a self-attention layer of width 4 with `max_len` 6, run as `forward`: a

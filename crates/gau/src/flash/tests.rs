@@ -7,7 +7,8 @@ use crate::core::{AttentionCore, CoreKind, Tiles, tests::check_opts};
 use crate::mask::Mask;
 use crate::norm::Normalization;
 use crate::test_support::{
-    LayerCheck, Spread, assert_input_errors, masks, max_abs_diff as diff, randomise,
+    LayerCheck, Spread, assert_input_errors, masks, materialized_if, max_abs_diff as diff,
+    randomise,
 };
 use crate::{Error, RopeLayout};
 use kernels::testing::{randn, rng};
@@ -141,11 +142,7 @@ fn gradcheck_flash_layer() {
                 bias: (i + j) % 2 == 0,
                 offset: rope.is_some(),
                 rope,
-                core: if j % 2 == 0 {
-                    CoreKind::Materialized
-                } else {
-                    tiny(norm, global).core
-                },
+                core: materialized_if(j % 2 == 0, tiny(norm, global).core),
                 ..tiny(norm, global)
             };
             let mut m = LayerCheck {
