@@ -123,7 +123,7 @@ impl MulAdd for Separate {
 mod f32_math;
 pub use f32_math::{
     exp_f32, exp_nonpos_f32, normal_cdf_f32, normal_cdf_pdf_f32, normal_pdf_f32,
-    normal_tail_pdf_f32, sigmoid_parts_f32,
+    normal_tail_pdf_f32, scaled_sigmoid_f32, sigmoid_parts_f32,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -136,6 +136,11 @@ pub trait VecMath: Float {
     fn vexp<M: MulAdd>(self) -> Self;
     /// `(σ(x), 1 − σ(x))`, both accurate to a few ulp relative.
     fn vsigmoid_parts<M: MulAdd>(self) -> (Self, Self);
+    /// `t·σ(self)`, to the same accuracy as `t` times [`VecMath::vsigmoid_parts`]`.0`.
+    fn vscaled_sigmoid<M: MulAdd>(self, t: Self) -> Self;
+    /// `self·b + c`: one fused multiply-add in f32 loops compiled with FMA (`M` = [`Fused`]),
+    /// a multiply then an add otherwise and in f64.
+    fn vmul_add<M: MulAdd>(self, b: Self, c: Self) -> Self;
     /// `Φ(x)`, the standard normal CDF.
     fn vnormal_cdf<M: MulAdd>(self) -> Self;
     /// `φ(x)`, the standard normal density.
@@ -152,6 +157,14 @@ impl VecMath for f32 {
     #[inline(always)]
     fn vsigmoid_parts<M: MulAdd>(self) -> (Self, Self) {
         sigmoid_parts_f32::<M>(self)
+    }
+    #[inline(always)]
+    fn vscaled_sigmoid<M: MulAdd>(self, t: Self) -> Self {
+        scaled_sigmoid_f32::<M>(self, t)
+    }
+    #[inline(always)]
+    fn vmul_add<M: MulAdd>(self, b: Self, c: Self) -> Self {
+        M::mul_add(self, b, c)
     }
     #[inline(always)]
     fn vnormal_cdf<M: MulAdd>(self) -> Self {
@@ -182,6 +195,16 @@ impl VecMath for f64 {
         } else {
             (small, big)
         }
+    }
+    #[inline(always)]
+    fn vscaled_sigmoid<M: MulAdd>(self, t: Self) -> Self {
+        let e = (-self.abs()).exp();
+        let num = if self.is_sign_negative() { t * e } else { t };
+        num / (1.0 + e)
+    }
+    #[inline(always)]
+    fn vmul_add<M: MulAdd>(self, b: Self, c: Self) -> Self {
+        self * b + c
     }
     #[inline(always)]
     fn vnormal_cdf<M: MulAdd>(self) -> Self {

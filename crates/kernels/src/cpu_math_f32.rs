@@ -109,6 +109,17 @@ pub fn sigmoid_parts_f32<M: MulAdd>(x: f32) -> (f32, f32) {
     }
 }
 
+/// `t·σ(z)` with `σ(z) = 1/(1 + e^(−z))`, as `(z < 0 ? t·e : t) / (1 + e)` with
+/// `e = exp(−|z|)`: one division and no separate `σ`, so SiLU (`t = z`), the logistic itself
+/// (`t = 1`) and the tanh-form GELU (`z = 2u`, `t = x`) cost one multiply less than through
+/// [`sigmoid_parts_f32`]. Relative error as there (≤ 5e-7, tested with `t = 1`).
+#[inline(always)]
+pub fn scaled_sigmoid_f32<M: MulAdd>(z: f32, t: f32) -> f32 {
+    let e = exp_nonpos_f32::<M>(-z.abs());
+    let num = if z.is_sign_negative() { t * e } else { t };
+    num / (1.0 + e)
+}
+
 const INV_SQRT_2PI: f32 = 0.398_942_3;
 
 /// `(Φ(−|x|), φ(x))` from one exponential: `φ(x) = e^(−x²/2)/√(2π)` and

@@ -23,6 +23,19 @@ math_kernel!(Exp, exp_f32);
 math_kernel!(ExpNonpos, exp_nonpos_f32);
 math_kernel!(Sig, sigmoid_parts_f32.0);
 math_kernel!(OneMinusSig, sigmoid_parts_f32.1);
+
+/// `1·σ(x)` and `x·σ(x)` through [`scaled_sigmoid_f32`].
+struct ScaledSig<const SILU: bool>;
+impl<const SILU: bool> Map1<f32> for ScaledSig<SILU> {
+    #[inline(always)]
+    fn apply(&self, x: f32) -> f32 {
+        scaled_sigmoid_f32::<Separate>(x, if SILU { x } else { 1.0 })
+    }
+    #[inline(always)]
+    fn apply_fma(&self, x: f32) -> f32 {
+        scaled_sigmoid_f32::<Fused>(x, if SILU { x } else { 1.0 })
+    }
+}
 math_kernel!(Cdf, normal_cdf_f32);
 math_kernel!(Pdf, normal_pdf_f32);
 
@@ -114,6 +127,28 @@ fn sigmoid_parts_relative_error_below_5e7() {
         assert!(e < 5e-7, "{level:?}: 1 - sigmoid rel err {e:e}");
         let big = map1_at(level, &Sig, &[1e4, -1e4, 120.0, -120.0]);
         assert_eq!(big, vec![1.0, 0.0, 1.0, 0.0], "{level:?}");
+        // The scaled form: t·σ(x) for t = 1 and t = x (SiLU), same bound.
+        let s = map1_at(level, &ScaledSig::<false>, &x);
+        let e = max_rel(&s, &x, sig64, 1e-37);
+        assert!(e < 5e-7, "{level:?}: scaled sigmoid rel err {e:e}");
+        // x·σ(x) over the same domain (σ(x) ≥ 1e-37; below, e^x is flushed as in σ).
+        let xs: Vec<f32> = x
+            .iter()
+            .copied()
+            .filter(|&x| sig64(x as f64) >= 1e-37)
+            .collect();
+        let s = map1_at(level, &ScaledSig::<true>, &xs);
+        let e = max_rel(&s, &xs, |x| x * sig64(x), 0.0);
+        assert!(e < 5e-7, "{level:?}: x·σ(x) rel err {e:e}");
+        let edges = [1e4, -1e4, 120.0, -120.0];
+        assert_eq!(
+            map1_at(level, &ScaledSig::<false>, &edges),
+            vec![1.0, 0.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            map1_at(level, &ScaledSig::<true>, &edges),
+            vec![1e4, -0.0, 120.0, -0.0]
+        );
     }
 }
 

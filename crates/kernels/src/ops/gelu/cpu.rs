@@ -6,16 +6,12 @@ use crate::cpu_math::{MulAdd, VecMath, map1, map2, vec_math_kernel};
 const C: f64 = 0.044715;
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 
-/// `(σ(2u), 1 − σ(2u), 2u')` for the tanh form.
+/// `2u = k2·(x + c·x³) = x·(k2 + k2·c·x²)` for the tanh form, with `k2 = 2·√(2/π)`: a short
+/// chain (x², one multiply-add, one multiply).
 #[inline(always)]
-fn tanh_parts<F: VecMath, M: MulAdd>(x: F) -> (F, F, F) {
+fn two_u<F: VecMath, M: MulAdd>(x: F, x2: F) -> F {
     let k2 = F::from_f64(2.0 * SQRT_2_OVER_PI);
-    let x2 = x * x;
-    // 2u = k2·(x + c·x³) = x·(k2 + k2·c·x²): three operations after x², a short chain.
-    let two_u = x * (k2 + F::from_f64(2.0 * SQRT_2_OVER_PI * C) * x2);
-    let (s, one_minus_s) = two_u.vsigmoid_parts::<M>();
-    let two_du = k2 * (F::one() + F::from_f64(3.0 * C) * x2);
-    (s, one_minus_s, two_du)
+    x * x2.vmul_add::<M>(F::from_f64(2.0 * SQRT_2_OVER_PI * C), k2)
 }
 
 vec_math_kernel!(ErfFwd, |x| x * x.vnormal_cdf::<M>());
@@ -24,10 +20,14 @@ vec_math_kernel!(ErfBwd, |x, dy| {
     let (cdf, pdf) = x.vnormal_cdf_pdf::<M>();
     dy * (cdf + x * pdf)
 });
-vec_math_kernel!(TanhFwd, |x| x * tanh_parts::<F, M>(x).0);
+vec_math_kernel!(TanhFwd, |x| two_u::<F, M>(x, x * x).vscaled_sigmoid::<M>(x));
 vec_math_kernel!(TanhBwd, |x, dy| {
-    let (s, one_minus_s, two_du) = tanh_parts::<F, M>(x);
-    dy * (s + x * s * one_minus_s * two_du)
+    // d/dx x·σ(2u) = σ + x·σ(1 − σ)·2u' = σ·(1 + x·(1 − σ)·2u'), 2u' = k2·(1 + 3c·x²).
+    let x2 = x * x;
+    let (s, one_minus_s) = two_u::<F, M>(x, x2).vsigmoid_parts::<M>();
+    let k2 = F::from_f64(2.0 * SQRT_2_OVER_PI);
+    let two_du = x2.vmul_add::<M>(F::from_f64(2.0 * SQRT_2_OVER_PI * 3.0 * C), k2);
+    dy * s * (x * one_minus_s).vmul_add::<M>(two_du, F::one())
 });
 
 pub fn gelu_forward<F: VecMath>(x: &[F], kind: GeluKind) -> Vec<F> {

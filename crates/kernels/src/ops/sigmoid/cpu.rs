@@ -2,7 +2,7 @@
 
 use crate::cpu_math::{VecMath, map1, map2, vec_math_kernel};
 
-vec_math_kernel!(Fwd, |x| x.vsigmoid_parts::<M>().0);
+vec_math_kernel!(Fwd, |x| x.vscaled_sigmoid::<M>(F::one()));
 vec_math_kernel!(Bwd, |x, dy| {
     let (s, one_minus_s) = x.vsigmoid_parts::<M>();
     dy * s * one_minus_s
