@@ -75,8 +75,7 @@ fn bench(c: &mut Criterion) {
                     b.iter(|| {
                         let mut jobs = Vec::new();
                         let mut jobs4 = Vec::new();
-                        for (((_, p), mm), vv) in
-                            m.0.iter_mut().zip(ms.iter_mut()).zip(vs.iter_mut())
+                        for (((_, p), mm), vv) in m.iter_mut().zip(ms.iter_mut()).zip(vs.iter_mut())
                         {
                             let gr = p.grad.as_ref().unwrap().as_slice::<f32>().unwrap();
                             let th = match p.value.storage_mut() {

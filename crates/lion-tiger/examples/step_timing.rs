@@ -17,14 +17,14 @@ fn ceiling(m: &mut Bag, ms: &mut [Vec<f32>], vs: Option<&mut [Vec<f32>]>) {
     let mut jobs4 = Vec::new();
     match vs {
         None => {
-            for ((_, p), mm) in m.0.iter_mut().zip(ms.iter_mut()) {
+            for ((_, p), mm) in m.iter_mut().zip(ms.iter_mut()) {
                 let g = p.grad.as_ref().unwrap().as_slice::<f32>().unwrap();
                 let th = p.value.as_slice_mut::<f32>().unwrap();
                 jobs.push((th, mm.as_mut_slice(), g));
             }
         }
         Some(vs) => {
-            for (((_, p), mm), vv) in m.0.iter_mut().zip(ms.iter_mut()).zip(vs.iter_mut()) {
+            for (((_, p), mm), vv) in m.iter_mut().zip(ms.iter_mut()).zip(vs.iter_mut()) {
                 let g = p.grad.as_ref().unwrap().as_slice::<f32>().unwrap();
                 let th = p.value.as_slice_mut::<f32>().unwrap();
                 jobs4.push((th, mm.as_mut_slice(), vv.as_mut_slice(), g));
@@ -71,7 +71,7 @@ fn main() {
         // Tiger keeps Σθ² of its θ for the next step: each Tiger run gets a model of its own.
         let mut m = model(&shapes);
         let (mut m_tiger, mut m_tiger_sc) = (model(&shapes), model(&shapes));
-        let n = m.0.iter().map(|(_, p)| p.value.numel()).sum::<usize>() as f64;
+        let n = m.iter().map(|(_, p)| p.value.numel()).sum::<usize>() as f64;
         let mut ms: Vec<Vec<f32>> = shapes
             .iter()
             .map(|(_, s, _)| vec![0.0; s.iter().product()])

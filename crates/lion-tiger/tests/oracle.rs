@@ -10,23 +10,8 @@
 
 use kernels::Tensor;
 use lion_tiger::*;
-use nn::{Module, Param, ParamRole, Prefix};
+use nn::{Param, ParamRole};
 use safetensors::SafeTensors;
-
-struct Bag(Vec<(String, Param)>);
-
-impl Module for Bag {
-    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        for (n, x) in &self.0 {
-            f(&p.join(n), x);
-        }
-    }
-    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        for (n, x) in &mut self.0 {
-            f(&p.join(n), x);
-        }
-    }
-}
 
 const INPUTS: &[u8] = include_bytes!("fixtures/inputs.safetensors");
 const NAMES: [(&str, ParamRole); 2] = [("w", ParamRole::Matrix), ("b", ParamRole::Bias)];
@@ -72,16 +57,16 @@ fn check(
 ) -> usize {
     let inp = SafeTensors::deserialize(INPUTS).unwrap();
     let exp = SafeTensors::deserialize(expected).unwrap();
-    let mut bag = Bag(NAMES
+    let mut bag: Vec<(String, Param)> = NAMES
         .iter()
         .map(|(n, r)| {
             let (v, s) = read(&inp, &format!("theta0.{n}"));
             (n.to_string(), Param::new(tensor(&v, &s, f32), *r))
         })
-        .collect());
+        .collect();
     let mut opt = Optimizer::new(algo, &bag, rules).unwrap();
     for step in 0..20 {
-        for (n, p) in bag.0.iter_mut() {
+        for (n, p) in bag.iter_mut() {
             let (g, s) = read(&inp, &format!("grad.{step}.{n}"));
             p.grad = Some(tensor(&g, &s, f32));
         }
@@ -93,7 +78,7 @@ fn check(
         (1e-12, f64::EPSILON)
     };
     let mut flips = 0;
-    for (n, p) in &bag.0 {
+    for (n, p) in &bag {
         let (m_ref, _) = read(&exp, &format!("m.{n}"));
         let m = opt.momentum(n).unwrap();
         let scale = m_ref.iter().fold(0.0f64, |a, x| a.max(x.abs()));

@@ -126,3 +126,45 @@ pub trait Module {
         result
     }
 }
+
+/// A flat list of named parameters is the smallest [`Module`]: each name is joined under the
+/// prefix, in list order (optimizer benches and tests build their parameter sets this way).
+impl Module for Vec<(String, Param)> {
+    fn visit<'a>(&'a self, prefix: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
+        for (name, p) in self {
+            f(&prefix.join(name), p);
+        }
+    }
+    fn visit_mut(&mut self, prefix: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
+        for (name, p) in self {
+            f(&prefix.join(name), p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_named_params_visits_in_order_under_the_prefix() {
+        let p = |v: f32| {
+            Param::new(
+                Tensor::from_vec(vec![v; 2], &[2]).unwrap(),
+                ParamRole::Matrix,
+            )
+        };
+        let mut list = vec![("a".to_string(), p(1.0)), ("b.c".to_string(), p(2.0))];
+        let names: Vec<String> = list.named_params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "b.c"]);
+        let mut seen = Vec::new();
+        list.visit_mut(&Prefix::root().child("opt"), &mut |n, q| {
+            seen.push((n.to_string(), q.value.to_vec::<f32>().unwrap()[0]))
+        });
+        assert_eq!(
+            seen,
+            [("opt.a".to_string(), 1.0), ("opt.b.c".to_string(), 2.0)]
+        );
+        assert_eq!(list.num_params(), 4);
+    }
+}

@@ -3,23 +3,11 @@
 //! gradients.
 
 use kernels::Tensor;
-use nn::{Module, Param, ParamRole, Prefix};
+use nn::{Param, ParamRole};
 
-/// The parameters of one benchmark: (name, parameter with its gradient set).
-pub struct Bag(pub Vec<(String, Param)>);
-
-impl Module for Bag {
-    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        for (n, x) in &self.0 {
-            f(&p.join(n), x);
-        }
-    }
-    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        for (n, x) in &mut self.0 {
-            f(&p.join(n), x);
-        }
-    }
-}
+/// The parameters of one benchmark: (name, parameter with its gradient set); a list of named
+/// parameters is an `nn::Module`.
+pub type Bag = Vec<(String, Param)>;
 
 /// A parameter list: (name, shape, role).
 pub type Shapes = Vec<(String, Vec<usize>, ParamRole)>;
@@ -75,7 +63,7 @@ pub fn sizes() -> Vec<(&'static str, Shapes)> {
 }
 
 pub fn model(shapes: &[(String, Vec<usize>, ParamRole)]) -> Bag {
-    Bag(shapes
+    shapes
         .iter()
         .map(|(n, s, r)| {
             let k: usize = s.iter().product();
@@ -89,5 +77,5 @@ pub fn model(shapes: &[(String, Vec<usize>, ParamRole)]) -> Bag {
             p.grad = Some(Tensor::from_vec(g, s).unwrap());
             (n.clone(), p)
         })
-        .collect())
+        .collect()
 }

@@ -91,7 +91,7 @@ fn mismatched_gradients_update_nothing() {
     let g: Vec<Vec<f64>> = v0.iter().map(|v| vec![0.5; v.len()]).collect();
     set_grads(&mut b, &g);
     // Last tensor's gradient has the wrong shape: the earlier ones must not move either.
-    b.params[3].1.grad = Some(Tensor::from_vec(vec![0.5f32; 5], &[5, 1]).unwrap());
+    b[3].1.grad = Some(Tensor::from_vec(vec![0.5f32; 5], &[5, 1]).unwrap());
     assert!(matches!(
         o.step(&mut b),
         Err(Error::Kernel(kernels::Error::ShapeMismatch { .. }))
@@ -100,13 +100,13 @@ fn mismatched_gradients_update_nothing() {
     assert!(o.momentum("w").unwrap().iter().all(|&x| x == 0.0));
     assert_eq!(o.micro_steps("w"), Some(0));
     // Wrong dtype.
-    b.params[3].1.grad = Some(Tensor::from_vec(vec![0.5f64; 5], &[5]).unwrap());
+    b[3].1.grad = Some(Tensor::from_vec(vec![0.5f64; 5], &[5]).unwrap());
     assert!(matches!(
         o.step(&mut b),
         Err(Error::Kernel(kernels::Error::DTypeMismatch { .. }))
     ));
     // Missing gradient.
-    b.params[3].1.grad = None;
+    b[3].1.grad = None;
     assert!(matches!(o.step(&mut b), Err(Error::MissingGradient { .. })));
     assert_eq!(vals_of(&b), vals_of(&bag32(SPECS, &v0)));
 }

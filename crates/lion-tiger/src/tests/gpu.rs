@@ -5,18 +5,14 @@ use crate::*;
 use kernels::testing::{cuda_test_device, randn, rng};
 
 fn to_device(b: &Bag, dev: &kernels::Device) -> Bag {
-    Bag {
-        params: b
-            .params
-            .iter()
-            .map(|(n, p)| {
-                (
-                    n.clone(),
-                    nn::Param::new(p.value.to_device(dev).unwrap(), p.role),
-                )
-            })
-            .collect(),
-    }
+    b.iter()
+        .map(|(n, p)| {
+            (
+                n.clone(),
+                nn::Param::new(p.value.to_device(dev).unwrap(), p.role),
+            )
+        })
+        .collect()
 }
 
 kernels::gpu_test! {
@@ -41,7 +37,7 @@ kernels::gpu_test! {
                     g[0][1] = f64::NAN;
                 }
                 set_grads(&mut cpu, &g);
-                for ((_, pg), (_, pc)) in gpu.params.iter_mut().zip(&cpu.params) {
+                for ((_, pg), (_, pc)) in gpu.iter_mut().zip(&cpu) {
                     pg.grad = Some(pc.grad.as_ref().unwrap().to_device(&dev).unwrap());
                 }
                 if s == 5 && !matches!(algo, Algorithm::Tiger(_)) {

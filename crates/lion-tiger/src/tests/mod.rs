@@ -10,25 +10,10 @@ mod vs_reference;
 
 use kernels::Tensor;
 use kernels::testing::{randn, rng};
-use nn::{Module, Param, ParamRole, Prefix};
+use nn::{Param, ParamRole};
 
-/// A flat bag of named parameters: the smallest `Module`.
-pub(crate) struct Bag {
-    pub params: Vec<(String, Param)>,
-}
-
-impl Module for Bag {
-    fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        for (n, x) in &self.params {
-            f(&p.join(n), x);
-        }
-    }
-    fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        for (n, x) in &mut self.params {
-            f(&p.join(n), x);
-        }
-    }
-}
+/// A flat bag of named parameters (a list of named parameters is an `nn::Module`).
+pub(crate) type Bag = Vec<(String, Param)>;
 
 pub(crate) type Spec<'a> = (&'a str, &'a [usize], ParamRole);
 
@@ -47,39 +32,35 @@ pub(crate) fn values(specs: &[Spec], seed: u64) -> Vec<Vec<f64>> {
 }
 
 pub(crate) fn bag64(specs: &[Spec], vals: &[Vec<f64>]) -> Bag {
-    Bag {
-        params: specs
-            .iter()
-            .zip(vals)
-            .map(|((n, s, r), v)| {
-                (
-                    n.to_string(),
-                    Param::new(Tensor::from_vec(v.clone(), s).unwrap(), *r),
-                )
-            })
-            .collect(),
-    }
+    specs
+        .iter()
+        .zip(vals)
+        .map(|((n, s, r), v)| {
+            (
+                n.to_string(),
+                Param::new(Tensor::from_vec(v.clone(), s).unwrap(), *r),
+            )
+        })
+        .collect()
 }
 
 pub(crate) fn bag32(specs: &[Spec], vals: &[Vec<f64>]) -> Bag {
-    Bag {
-        params: specs
-            .iter()
-            .zip(vals)
-            .map(|((n, s, r), v)| {
-                let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-                (
-                    n.to_string(),
-                    Param::new(Tensor::from_vec(v, s).unwrap(), *r),
-                )
-            })
-            .collect(),
-    }
+    specs
+        .iter()
+        .zip(vals)
+        .map(|((n, s, r), v)| {
+            let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            (
+                n.to_string(),
+                Param::new(Tensor::from_vec(v, s).unwrap(), *r),
+            )
+        })
+        .collect()
 }
 
 /// Sets every gradient (f64 values converted to the parameter's dtype).
 pub(crate) fn set_grads(b: &mut Bag, grads: &[Vec<f64>]) {
-    for ((_, p), g) in b.params.iter_mut().zip(grads) {
+    for ((_, p), g) in b.iter_mut().zip(grads) {
         let shape = p.value.shape().to_vec();
         p.grad = Some(match p.value.dtype() {
             kernels::DType::F64 => Tensor::from_vec(g.clone(), &shape).unwrap(),
@@ -92,8 +73,7 @@ pub(crate) fn set_grads(b: &mut Bag, grads: &[Vec<f64>]) {
 
 /// Parameter values as f64.
 pub(crate) fn vals_of(b: &Bag) -> Vec<Vec<f64>> {
-    b.params
-        .iter()
+    b.iter()
         .map(|(_, p)| match p.value.dtype() {
             kernels::DType::F64 => p.value.to_vec::<f64>().unwrap(),
             kernels::DType::F32 => p

@@ -25,8 +25,7 @@ fn grads(seed: u64, nan_in: Option<usize>) -> Vec<Vec<f64>> {
 }
 
 fn bits(b: &Bag) -> Vec<Vec<u32>> {
-    b.params
-        .iter()
+    b.iter()
         .map(|(_, p)| {
             p.value
                 .to_vec::<f32>()
@@ -49,7 +48,7 @@ fn m_bits(o: &Optimizer) -> Vec<Vec<u64>> {
 /// how many caches were checked.
 fn check_caches(o: &Optimizer, b: &Bag) -> usize {
     let mut checked = 0;
-    for (s, (_, p)) in o.slots.iter().zip(&b.params) {
+    for (s, (_, p)) in o.slots.iter().zip(b) {
         let th = p.value.as_slice::<f32>().unwrap();
         if let Some(c) = s.sum_sq {
             assert_eq!(c.value.to_bits(), tensor_sum_sq(th).to_bits(), "{}", s.name);
@@ -121,7 +120,7 @@ fn external_writes_and_checkpoint_load_drop_the_cache() {
     assert!(oa.slots[0].sum_sq.is_some() && oa.slots[1].row_stamp.is_some());
     // Rescale θ outside the optimizer: `a` is told, `b` must notice by itself.
     for x in [&mut a, &mut b] {
-        for (_, p) in &mut x.params {
+        for (_, p) in x.iter_mut() {
             p.value
                 .as_slice_mut::<f32>()
                 .unwrap()

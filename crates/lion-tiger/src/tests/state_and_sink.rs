@@ -136,11 +136,11 @@ fn gradient_release_sink_equals_step_for_every_algorithm() {
             oa.step(&mut a).unwrap();
             // Through the sink: each gradient is handed over and dropped, nothing persists.
             set_grads(&mut b, &g);
-            for (name, p) in b.params.iter_mut() {
+            for (name, p) in b.iter_mut() {
                 let grad = p.grad.take().unwrap();
                 ob.accept(name, p, grad).unwrap();
             }
-            assert!(b.params.iter().all(|(_, p)| p.grad.is_none()));
+            assert!(b.iter().all(|(_, p)| p.grad.is_none()));
         }
         assert_eq!(vals_of(&a), vals_of(&b));
     }
