@@ -89,7 +89,6 @@ use kernels::ops::cross_entropy::{
 };
 use lion_tiger::{AdamWConfig, Algorithm, Optimizer};
 use models::{GauLm, MhaLm, Model, Sizes};
-use task::{Batch, SplitMix64};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -97,24 +96,6 @@ const V: task::Vocab = task::Vocab {
     keys: 32,
     values: 32,
 };
-
-fn prev_batch(b: usize, n: usize, lag: usize, seed: u64) -> Batch {
-    let mut r = SplitMix64::new(seed);
-    let mut ids = vec![];
-    let mut targets = vec![];
-    for _ in 0..b {
-        let row = ids.len();
-        for i in 0..n {
-            ids.push(r.below(V.size()) as u32);
-            targets.push(if i >= lag {
-                ids[row + i - lag] as i64
-            } else {
-                task::IGNORE
-            });
-        }
-    }
-    Batch { ids, targets, b, n }
-}
 
 /// `ablate -- probe STEPS`: trains the demo's Part 2 Softmax model (4-layer GauAlpha, lag-3 copy
 /// at n = 32) and, at n = 512, prints the first wrong position and, for the wrong answers, the
@@ -300,7 +281,7 @@ fn main() -> Result<()> {
             ..Default::default()
         }))?;
         let b = if let Some(lag) = taskname.strip_prefix("prev") {
-            prev_batch(16, 32, lag.parse().unwrap_or(1), 7 + t as u64)
+            task::copy_batch(&V, 16, 32, lag.parse().unwrap_or(1), 7 + t as u64)?
         } else {
             task::batch(&V, 16, 32, 4, 7 + t as u64)?
         };
