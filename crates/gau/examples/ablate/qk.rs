@@ -4,18 +4,17 @@
 //! constant row added to every token like GauAlpha's segment row, post-norm, tied head) and
 //! with GauAlpha's init. It tests whether the shared `Z` of GAU is what stalls MQAR.
 
+use crate::models::{EmbedCache, TiedFrame};
 use gau::ops::columns::{concat_last, split_last};
 use gau::{AttentionCore, CoreCache, CoreKind, Mask, Normalization};
-use kernels::ops::add::{add_assign, add_forward};
+use kernels::ops::add::add_forward;
 use kernels::ops::embedding::{embedding_backward, embedding_forward};
-use kernels::ops::matmul::{matmul, matmul_backward};
 use kernels::ops::mul::{mul_backward, mul_forward};
 use kernels::ops::rope::{RopeOpts, rope_backward, rope_forward};
 use kernels::ops::silu::{silu_backward, silu_forward};
 use kernels::{DType, Tensor};
 use nn::{
-    Embedding, GradSink, Init, Linear, LinearCache, Module, Param, Prefix, RmsNorm, RmsNormCache,
-    Scoped,
+    Embedding, GradSink, Init, Linear, LinearCache, Module, Param, Prefix, RmsNormCache, Scoped,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -106,20 +105,15 @@ impl QkLayer {
 }
 
 pub struct QkLm {
-    vocab: usize,
-    d: usize,
-    token: Embedding,
+    frame: TiedFrame,
     constant: Embedding,
     layers: Vec<QkLayer>,
-    norm: RmsNorm,
 }
 
 pub struct QkLmCache {
-    ids: Vec<u32>,
-    embed_norm: RmsNormCache,
+    embed: EmbedCache,
     layers: Vec<(QkCache, RmsNormCache)>,
     head_in: Tensor,
-    shape: [usize; 2],
 }
 
 impl QkLm {
@@ -159,44 +153,30 @@ impl QkLm {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(QkLm {
-            vocab,
-            d,
-            token,
+            frame: TiedFrame::new(token)?,
             constant,
             layers,
-            norm: RmsNorm::without_gain(d, 1e-12)?,
         })
     }
 
     pub fn forward(&self, ids: &[u32], shape: [usize; 2]) -> Result<(Tensor, QkLmCache)> {
-        let [b, n] = shape;
         let zeros = vec![0u32; ids.len()];
-        let e = add_forward(
-            &embedding_forward(&self.token.table.value, ids)?,
-            &embedding_forward(&self.constant.table.value, &zeros)?,
-        )?
-        .reshape(&[b, n, self.d])?;
-        let (mut x, embed_norm) = self.norm.forward(&e)?;
+        let row = embedding_forward(&self.constant.table.value, &zeros)?;
+        let (mut x, embed) = self.frame.embed(ids, shape, Some(&row))?;
         let mut caches = vec![];
         for l in &self.layers {
             let (y, lc) = l.forward(&x)?;
-            let (xn, nc) = self.norm.forward(&add_forward(&x, &y)?)?;
+            let (xn, nc) = self.frame.norm.forward(&add_forward(&x, &y)?)?;
             caches.push((lc, nc));
             x = xn;
         }
-        let h = x.reshape(&[b * n, self.d])?;
-        let logits =
-            matmul(&h, &self.token.table.value, false, true)?.reshape(&[b, n, self.vocab])?;
-        Ok((
-            logits,
-            QkLmCache {
-                ids: ids.to_vec(),
-                embed_norm,
-                layers: caches,
-                head_in: h,
-                shape,
-            },
-        ))
+        let (logits, head_in) = self.frame.head(x)?;
+        let cache = QkLmCache {
+            embed,
+            layers: caches,
+            head_in,
+        };
+        Ok((logits, cache))
     }
 
     pub fn backward(
@@ -205,24 +185,15 @@ impl QkLm {
         dlogits: &Tensor,
         sink: &mut dyn GradSink,
     ) -> Result<()> {
-        let [b, n] = c.shape;
-        let dl = dlogits.try_clone()?.reshape(&[b * n, self.vocab])?;
-        let (dh, mut dtok) =
-            matmul_backward(&c.head_in, &self.token.table.value, &dl, false, true)?;
-        let mut dx = dh.reshape(&[b, n, self.d])?;
+        let (mut dx, dtok) = self.frame.head_backward(&c.head_in, dlogits)?;
         for (k, (lc, nc)) in c.layers.into_iter().enumerate().rev() {
-            let dr = self.norm.backward(nc, &dx, &mut nn::Accumulate)?;
+            let dr = self.frame.norm.backward(nc, &dx, &mut nn::Accumulate)?;
             let mut scoped = Scoped::new(sink, Prefix::root().child("layers").child(k));
             let dxl = self.layers[k].backward(lc, &dr, &mut scoped)?;
             dx = add_forward(&dr, &dxl)?;
         }
-        let de = self
-            .norm
-            .backward(c.embed_norm, &dx, &mut nn::Accumulate)?
-            .reshape(&[b * n, self.d])?;
-        add_assign(&mut dtok, &embedding_backward(&de, &c.ids, self.vocab)?)?;
-        sink.accept("embed.token", &mut self.token.table, dtok)?;
-        let zeros = vec![0u32; c.ids.len()];
+        let de = self.frame.embed_backward(c.embed, &dx, dtok, sink)?;
+        let zeros = vec![0u32; de.shape()[0]];
         let dcst = embedding_backward(&de, &zeros, 1)?;
         sink.accept("embed.constant", &mut self.constant.table, dcst)?;
         Ok(())
@@ -231,7 +202,7 @@ impl QkLm {
 
 impl Module for QkLm {
     fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&p.join("embed.token"), &self.token.table);
+        f(&p.join("embed.token"), &self.frame.token.table);
         f(&p.join("embed.constant"), &self.constant.table);
         for (k, l) in self.layers.iter().enumerate() {
             let lp = p.child("layers").child(k);
@@ -241,7 +212,7 @@ impl Module for QkLm {
     }
 
     fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&p.join("embed.token"), &mut self.token.table);
+        f(&p.join("embed.token"), &mut self.frame.token.table);
         f(&p.join("embed.constant"), &mut self.constant.table);
         for (k, l) in self.layers.iter_mut().enumerate() {
             let lp = p.child("layers").child(k);

@@ -8,7 +8,7 @@
 
 use gau::baseline::{MhaFfn, MhaFfnCache};
 use gau::{Gau, GauAlpha, GauAlphaCache, GauAlphaConfig, GauCache, GauConfig, Mask, Train};
-use kernels::ops::add::add_assign;
+use kernels::ops::add::{add_assign, add_forward};
 use kernels::ops::embedding::{embedding_backward, embedding_forward};
 use kernels::ops::matmul::{matmul, matmul_backward};
 use kernels::{DType, Tensor};
@@ -63,21 +63,101 @@ impl Sizes {
     }
 }
 
+/// The frame every example LM shares: a token table, the parameter-free RMSNorm after the
+/// embedding, and the tied head `logits = x E_tokᵀ`. The blocks between differ.
+pub struct TiedFrame {
+    pub vocab: usize,
+    pub d: usize,
+    pub token: Embedding,
+    pub norm: RmsNorm,
+}
+
+/// What [`TiedFrame::embed`] keeps for the backward.
+pub struct EmbedCache {
+    ids: Vec<u32>,
+    norm: RmsNormCache,
+    shape: [usize; 2],
+}
+
+impl TiedFrame {
+    pub fn new(token: Embedding) -> Result<TiedFrame> {
+        let (vocab, d) = (token.table.value.shape()[0], token.table.value.shape()[1]);
+        let norm = RmsNorm::without_gain(d, 1e-12)?;
+        Ok(TiedFrame {
+            vocab,
+            d,
+            token,
+            norm,
+        })
+    }
+
+    /// `x = RMSNorm(E_tok[ids] (+ extra))` as `[b, n, d]`; `extra` is `[b·n, d]`.
+    pub fn embed(
+        &self,
+        ids: &[u32],
+        shape: [usize; 2],
+        extra: Option<&Tensor>,
+    ) -> Result<(Tensor, EmbedCache)> {
+        let [b, n] = shape;
+        let mut e = embedding_forward(&self.token.table.value, ids)?;
+        if let Some(extra) = extra {
+            add_assign(&mut e, extra)?;
+        }
+        let (x, norm) = self.norm.forward(&e.reshape(&[b, n, self.d])?)?;
+        let cache = EmbedCache {
+            ids: ids.to_vec(),
+            norm,
+            shape,
+        };
+        Ok((x, cache))
+    }
+
+    /// `(logits [b, n, vocab], head input [b·n, d])` for `x [b, n, d]`.
+    pub fn head(&self, x: Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, n) = (x.shape()[0], x.shape()[1]);
+        let h = x.reshape(&[b * n, self.d])?;
+        let logits =
+            matmul(&h, &self.token.table.value, false, true)?.reshape(&[b, n, self.vocab])?;
+        Ok((logits, h))
+    }
+
+    /// `(dx [b, n, d], head part of the table's gradient)` from `dlogits [b, n, vocab]`.
+    pub fn head_backward(&self, head_in: &Tensor, dlogits: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, n) = (dlogits.shape()[0], dlogits.shape()[1]);
+        let dl = dlogits.try_clone()?.reshape(&[b * n, self.vocab])?;
+        let (dh, dtok) = matmul_backward(head_in, &self.token.table.value, &dl, false, true)?;
+        Ok((dh.reshape(&[b, n, self.d])?, dtok))
+    }
+
+    /// Back through the embedding norm: hands the tied table's whole gradient (`dtok` from the
+    /// head plus the lookup's) to `sink` once as `embed.token`; returns the embedding gradient
+    /// `[b·n, d]` (for an `extra` term).
+    pub fn embed_backward(
+        &mut self,
+        c: EmbedCache,
+        dx: &Tensor,
+        mut dtok: Tensor,
+        sink: &mut dyn GradSink,
+    ) -> Result<Tensor> {
+        let [b, n] = c.shape;
+        let de = self.norm.backward(c.norm, dx, &mut nn::Accumulate)?;
+        let de = de.reshape(&[b * n, self.d])?;
+        add_assign(&mut dtok, &embedding_backward(&de, &c.ids, self.vocab)?)?;
+        sink.accept("embed.token", &mut self.token.table, dtok)?;
+        Ok(de)
+    }
+}
+
 /// `L` attention + FFN blocks between a token table and its tied head.
 pub struct MhaLm {
-    vocab: usize,
-    d: usize,
-    token: Embedding,
+    frame: TiedFrame,
     blocks: Vec<MhaFfn>,
-    norm: RmsNorm,
 }
 
 pub struct MhaLmCache {
-    ids: Vec<u32>,
-    embed_norm: RmsNormCache,
+    embed: EmbedCache,
     blocks: Vec<MhaFfnCache>,
     head_in: Tensor,
-    shape: [usize; 2],
 }
 
 impl MhaLm {
@@ -112,33 +192,24 @@ impl MhaLm {
             })
             .collect::<gau::Result<Vec<_>>>()?;
         Ok(MhaLm {
-            vocab: sz.vocab,
-            d: sz.d,
-            token,
+            frame: TiedFrame::new(token)?,
             blocks,
-            norm: RmsNorm::without_gain(sz.d, 1e-12)?,
         })
     }
 
     fn forward(&self, ids: &[u32], shape: [usize; 2], mask: &Mask) -> Result<(Tensor, MhaLmCache)> {
-        let [b, n] = shape;
-        let e = embedding_forward(&self.token.table.value, ids)?.reshape(&[b, n, self.d])?;
-        let (mut x, embed_norm) = self.norm.forward(&e)?;
+        let (mut x, embed) = self.frame.embed(ids, shape, None)?;
         let mut caches = Vec::with_capacity(self.blocks.len());
         for blk in &self.blocks {
             let (y, c) = blk.forward(&x, mask)?;
             caches.push(c);
             x = y;
         }
-        let h = x.reshape(&[b * n, self.d])?;
-        let logits =
-            matmul(&h, &self.token.table.value, false, true)?.reshape(&[b, n, self.vocab])?;
+        let (logits, head_in) = self.frame.head(x)?;
         let cache = MhaLmCache {
-            ids: ids.to_vec(),
-            embed_norm,
+            embed,
             blocks: caches,
-            head_in: h,
-            shape,
+            head_in,
         };
         Ok((logits, cache))
     }
@@ -146,33 +217,26 @@ impl MhaLm {
     /// Backward from `dlogits [b, n, vocab]`; the tied table's gradient (head + lookup) is
     /// handed to `sink` once.
     fn backward(&mut self, c: MhaLmCache, dlogits: &Tensor, sink: &mut dyn GradSink) -> Result<()> {
-        let [b, n] = c.shape;
-        let dl = dlogits.try_clone()?.reshape(&[b * n, self.vocab])?;
-        let (dh, mut dtok) =
-            matmul_backward(&c.head_in, &self.token.table.value, &dl, false, true)?;
-        let mut dx = dh.reshape(&[b, n, self.d])?;
+        let (mut dx, dtok) = self.frame.head_backward(&c.head_in, dlogits)?;
         for (k, bc) in c.blocks.into_iter().enumerate().rev() {
             let mut scoped = Scoped::new(sink, Prefix::root().child("blocks").child(k));
             dx = self.blocks[k].backward(bc, &dx, &mut scoped)?;
         }
-        let de = self.norm.backward(c.embed_norm, &dx, &mut nn::Accumulate)?;
-        let de = de.reshape(&[b * n, self.d])?;
-        add_assign(&mut dtok, &embedding_backward(&de, &c.ids, self.vocab)?)?;
-        sink.accept("embed.token", &mut self.token.table, dtok)?;
+        self.frame.embed_backward(c.embed, &dx, dtok, sink)?;
         Ok(())
     }
 }
 
 impl Module for MhaLm {
     fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&p.join("embed.token"), &self.token.table);
+        f(&p.join("embed.token"), &self.frame.token.table);
         for (k, blk) in self.blocks.iter().enumerate() {
             blk.visit(&p.child("blocks").child(k), f);
         }
     }
 
     fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&p.join("embed.token"), &mut self.token.table);
+        f(&p.join("embed.token"), &mut self.frame.token.table);
         for (k, blk) in self.blocks.iter_mut().enumerate() {
             blk.visit_mut(&p.child("blocks").child(k), f);
         }
@@ -184,19 +248,14 @@ impl Module for MhaLm {
 /// example (the demo itself does not build one, hence the `allow`).
 #[allow(dead_code)]
 pub struct GauLm {
-    vocab: usize,
-    d: usize,
-    token: Embedding,
+    frame: TiedFrame,
     layers: Vec<Gau>,
-    norm: RmsNorm,
 }
 
 pub struct GauLmCache {
-    ids: Vec<u32>,
-    embed_norm: RmsNormCache,
+    embed: EmbedCache,
     layers: Vec<(GauCache, RmsNormCache)>,
     head_in: Tensor,
-    shape: [usize; 2],
 }
 
 #[allow(dead_code)]
@@ -234,71 +293,52 @@ impl GauLm {
             })
             .collect::<gau::Result<Vec<_>>>()?;
         Ok(GauLm {
-            vocab,
-            d: cfg.d,
-            token,
+            frame: TiedFrame::new(token)?,
             layers,
-            norm: RmsNorm::without_gain(cfg.d, 1e-12)?,
         })
     }
 
     fn forward(&self, ids: &[u32], shape: [usize; 2], mask: &Mask) -> Result<(Tensor, GauLmCache)> {
-        let [b, n] = shape;
-        let e = embedding_forward(&self.token.table.value, ids)?.reshape(&[b, n, self.d])?;
-        let (mut x, embed_norm) = self.norm.forward(&e)?;
+        let (mut x, embed) = self.frame.embed(ids, shape, None)?;
         let mut caches = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
             let (y, gc) = l.forward(&x, mask)?;
-            let r = kernels::ops::add::add_forward(&x, &y)?;
-            let (xn, nc) = self.norm.forward(&r)?;
+            let (xn, nc) = self.frame.norm.forward(&add_forward(&x, &y)?)?;
             caches.push((gc, nc));
             x = xn;
         }
-        let h = x.reshape(&[b * n, self.d])?;
-        let logits =
-            matmul(&h, &self.token.table.value, false, true)?.reshape(&[b, n, self.vocab])?;
-        Ok((
-            logits,
-            GauLmCache {
-                ids: ids.to_vec(),
-                embed_norm,
-                layers: caches,
-                head_in: h,
-                shape,
-            },
-        ))
+        let (logits, head_in) = self.frame.head(x)?;
+        let cache = GauLmCache {
+            embed,
+            layers: caches,
+            head_in,
+        };
+        Ok((logits, cache))
     }
 
     fn backward(&mut self, c: GauLmCache, dlogits: &Tensor, sink: &mut dyn GradSink) -> Result<()> {
-        let [b, n] = c.shape;
-        let dl = dlogits.try_clone()?.reshape(&[b * n, self.vocab])?;
-        let (dh, mut dtok) =
-            matmul_backward(&c.head_in, &self.token.table.value, &dl, false, true)?;
-        let mut dx = dh.reshape(&[b, n, self.d])?;
+        let (mut dx, dtok) = self.frame.head_backward(&c.head_in, dlogits)?;
         for (k, (gc, nc)) in c.layers.into_iter().enumerate().rev() {
-            let dr = self.norm.backward(nc, &dx, &mut nn::Accumulate)?;
+            let dr = self.frame.norm.backward(nc, &dx, &mut nn::Accumulate)?;
             let mut scoped = Scoped::new(sink, Prefix::root().child("layers").child(k));
             let dxl = self.layers[k].backward(gc, &dr, &mut scoped)?;
-            dx = kernels::ops::add::add_forward(&dr, &dxl)?;
+            dx = add_forward(&dr, &dxl)?;
         }
-        let de = self.norm.backward(c.embed_norm, &dx, &mut nn::Accumulate)?;
-        let de = de.reshape(&[b * n, self.d])?;
-        add_assign(&mut dtok, &embedding_backward(&de, &c.ids, self.vocab)?)?;
-        sink.accept("embed.token", &mut self.token.table, dtok)?;
+        self.frame.embed_backward(c.embed, &dx, dtok, sink)?;
         Ok(())
     }
 }
 
 impl Module for GauLm {
     fn visit<'a>(&'a self, p: &Prefix, f: &mut dyn FnMut(&str, &'a Param)) {
-        f(&p.join("embed.token"), &self.token.table);
+        f(&p.join("embed.token"), &self.frame.token.table);
         for (k, l) in self.layers.iter().enumerate() {
             l.visit(&p.child("layers").child(k), f);
         }
     }
 
     fn visit_mut(&mut self, p: &Prefix, f: &mut dyn FnMut(&str, &mut Param)) {
-        f(&p.join("embed.token"), &mut self.token.table);
+        f(&p.join("embed.token"), &mut self.frame.token.table);
         for (k, l) in self.layers.iter_mut().enumerate() {
             l.visit_mut(&p.child("layers").child(k), f);
         }
