@@ -1,7 +1,7 @@
 //! Interleaved medians of every elementwise op against its same-traffic ceiling (the cases of
-//! `benches/elementwise.rs`): each round times every op and its ceiling once, one right after the
-//! other, so that a load change on a shared machine hits both alike (criterion times one
-//! function for seconds, then the other).
+//! `benches/elementwise.rs`): op by op, each round times the op and its ceiling once, one right
+//! after the other, so that a load change on a shared machine hits both alike (criterion times
+//! one function for seconds, then the other).
 //!
 //! `cargo run --release -p kernels --example elementwise_timing -- [n] [rounds] [--reuse] [group…]`
 //! (defaults: n = 10 000 000, 21 rounds, every group). Prints, per op, the median times, the
@@ -55,32 +55,29 @@ fn main() {
     }
     let n = numbers.first().copied().unwrap_or(10_000_000);
     let rounds = numbers.get(1).copied().unwrap_or(21).max(1);
-    let mut cases = elementwise_cases::cases(n, |g| groups.is_empty() || groups.contains(&g));
+    let cases = elementwise_cases::cases(|g| groups.is_empty() || groups.contains(&g));
     println!(
         "n = {n}, {rounds} interleaved rounds, {} rayon threads, SIMD level {:?}, outputs {}",
         rayon::current_num_threads(),
         kernels::cpu_math::isa(),
         if reuse { "recycled" } else { "fresh" }
     );
-    // One untimed round: first-use costs (thread pool, page tables) out of the medians.
-    for c in &mut cases {
-        (c.op)();
-        (c.ceiling)();
-    }
-    let mut op_t = vec![Vec::new(); cases.len()];
-    let mut ceil_t = vec![Vec::new(); cases.len()];
-    for _ in 0..rounds {
-        for (i, c) in cases.iter_mut().enumerate() {
-            op_t[i].push(time(&mut c.op));
-            ceil_t[i].push(time(&mut c.ceiling));
-        }
-    }
     println!(
         "{:<20} {:>10} {:>9} {:>10} {:>9} {:>8}",
         "op", "op ms", "GB/s", "ceil ms", "GB/s", "op/ceil"
     );
-    for (i, c) in cases.iter().enumerate() {
-        let (o, e) = (median(op_t[i].clone()), median(ceil_t[i].clone()));
+    // One case at a time (only its inputs alive); within it, op and ceiling alternate.
+    for make in cases {
+        let mut c = make(n);
+        // One untimed call each: first-use costs (thread pool, page tables) out of the medians.
+        (c.op)();
+        (c.ceiling)();
+        let (mut op_t, mut ceil_t) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            op_t.push(time(&mut c.op));
+            ceil_t.push(time(&mut c.ceiling));
+        }
+        let (o, e) = (median(op_t), median(ceil_t));
         let gb = (c.bytes_per_elem * n as u64) as f64 / 1e9;
         println!(
             "{:<20} {:>10.3} {:>9.1} {:>10.3} {:>9.1} {:>7.1}%",
