@@ -5,7 +5,9 @@
 //!
 //! `cargo run --release -p kernels --example elementwise_timing -- [n] [rounds] [--reuse] [group…]`
 //! (defaults: n = 10 000 000, 21 rounds, every group). Prints, per op, the median times, the
-//! GB/s of each and the op's share of the ceiling's rate.
+//! GB/s of each and the op's share of the ceiling's rate, both as the ratio of the medians and as
+//! the median of each round's ratio (`paired`: within a round the two calls are a few
+//! milliseconds apart, so drifts of the shared machine cancel; the order alternates per round).
 //!
 //! Outputs of 32 MB and more are fresh `mmap`s in glibc, so every call pays the kernel's page
 //! zeroing on first touch (op and ceiling alike); smaller ones are recycled from the heap after
@@ -63,8 +65,8 @@ fn main() {
         if reuse { "recycled" } else { "fresh" }
     );
     println!(
-        "{:<20} {:>10} {:>9} {:>10} {:>9} {:>8}",
-        "op", "op ms", "GB/s", "ceil ms", "GB/s", "op/ceil"
+        "{:<20} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8}",
+        "op", "op ms", "GB/s", "ceil ms", "GB/s", "op/ceil", "paired"
     );
     // One case at a time (only its inputs alive); within it, op and ceiling alternate.
     for make in cases {
@@ -73,20 +75,27 @@ fn main() {
         (c.op)();
         (c.ceiling)();
         let (mut op_t, mut ceil_t) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            op_t.push(time(&mut c.op));
-            ceil_t.push(time(&mut c.ceiling));
+        for round in 0..rounds {
+            if round % 2 == 0 {
+                op_t.push(time(&mut c.op));
+                ceil_t.push(time(&mut c.ceiling));
+            } else {
+                ceil_t.push(time(&mut c.ceiling));
+                op_t.push(time(&mut c.op));
+            }
         }
+        let paired = median(ceil_t.iter().zip(&op_t).map(|(e, o)| e / o).collect());
         let (o, e) = (median(op_t), median(ceil_t));
         let gb = (c.bytes_per_elem * n as u64) as f64 / 1e9;
         println!(
-            "{:<20} {:>10.3} {:>9.1} {:>10.3} {:>9.1} {:>7.1}%",
+            "{:<20} {:>10.3} {:>9.1} {:>10.3} {:>9.1} {:>7.1}% {:>7.1}%",
             c.group,
             o * 1e3,
             gb / o,
             e * 1e3,
             gb / e,
-            100.0 * e / o
+            100.0 * e / o,
+            100.0 * paired
         );
     }
 }

@@ -1,13 +1,15 @@
-//! Rayon kernels, generic over f32/f64; f32 runs the vectorised math of [`crate::cpu_math`].
+//! Rayon kernels. f32 runs the tabulated gates of [`crate::cpu_math::gate`] (both forms are
+//! `x·g(x)` with a gate symmetric about `(0, ½)`); f64 runs the closed forms with libm's `erfc`
+//! and `exp`, which is what references and gradient checks use.
 
 use super::GeluKind;
+use crate::cpu_math::gate::{GELU_ERF, GELU_TANH};
 use crate::cpu_math::{MulAdd, VecMath, map1, map2, vec_math_kernel};
 
 const C: f64 = 0.044715;
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 
-/// `2u = k2·(x + c·x³) = x·(k2 + k2·c·x²)` for the tanh form, with `k2 = 2·√(2/π)`: a short
-/// chain (x², one multiply-add, one multiply).
+/// `2u = k2·(x + c·x³) = x·(k2 + k2·c·x²)` for the tanh form, with `k2 = 2·√(2/π)`.
 #[inline(always)]
 fn two_u<F: VecMath, M: MulAdd>(x: F, x2: F) -> F {
     let k2 = F::from_f64(2.0 * SQRT_2_OVER_PI);
@@ -16,7 +18,6 @@ fn two_u<F: VecMath, M: MulAdd>(x: F, x2: F) -> F {
 
 vec_math_kernel!(ErfFwd, |x| x * x.vnormal_cdf::<M>());
 vec_math_kernel!(ErfBwd, |x, dy| {
-    // Φ and φ share one exponential in f32.
     let (cdf, pdf) = x.vnormal_cdf_pdf::<M>();
     dy * (cdf + x * pdf)
 });
@@ -30,16 +31,48 @@ vec_math_kernel!(TanhBwd, |x, dy| {
     dy * s * (x * one_minus_s).vmul_add::<M>(two_du, F::one())
 });
 
-pub fn gelu_forward<F: VecMath>(x: &[F], kind: GeluKind) -> Vec<F> {
-    match kind {
-        GeluKind::Erf => map1(&ErfFwd, x),
-        GeluKind::Tanh => map1(&TanhFwd, x),
+/// GELU's CPU kernels for one element type.
+pub trait GeluCpu: Sized {
+    /// `y = gelu(x)`.
+    fn gelu_forward(x: &[Self], kind: GeluKind) -> Vec<Self>;
+    /// `dx = dy · gelu'(x)`.
+    fn gelu_backward(x: &[Self], dy: &[Self], kind: GeluKind) -> Vec<Self>;
+}
+
+impl GeluCpu for f32 {
+    fn gelu_forward(x: &[f32], kind: GeluKind) -> Vec<f32> {
+        match kind {
+            GeluKind::Erf => GELU_ERF.forward(x),
+            GeluKind::Tanh => GELU_TANH.forward(x),
+        }
+    }
+    fn gelu_backward(x: &[f32], dy: &[f32], kind: GeluKind) -> Vec<f32> {
+        match kind {
+            GeluKind::Erf => GELU_ERF.backward(x, dy),
+            GeluKind::Tanh => GELU_TANH.backward(x, dy),
+        }
     }
 }
 
-pub fn gelu_backward<F: VecMath>(x: &[F], dy: &[F], kind: GeluKind) -> Vec<F> {
-    match kind {
-        GeluKind::Erf => map2(&ErfBwd, x, dy),
-        GeluKind::Tanh => map2(&TanhBwd, x, dy),
+impl GeluCpu for f64 {
+    fn gelu_forward(x: &[f64], kind: GeluKind) -> Vec<f64> {
+        match kind {
+            GeluKind::Erf => map1(&ErfFwd, x),
+            GeluKind::Tanh => map1(&TanhFwd, x),
+        }
     }
+    fn gelu_backward(x: &[f64], dy: &[f64], kind: GeluKind) -> Vec<f64> {
+        match kind {
+            GeluKind::Erf => map2(&ErfBwd, x, dy),
+            GeluKind::Tanh => map2(&TanhBwd, x, dy),
+        }
+    }
+}
+
+pub fn gelu_forward<F: GeluCpu>(x: &[F], kind: GeluKind) -> Vec<F> {
+    F::gelu_forward(x, kind)
+}
+
+pub fn gelu_backward<F: GeluCpu>(x: &[F], dy: &[F], kind: GeluKind) -> Vec<F> {
+    F::gelu_backward(x, dy, kind)
 }

@@ -6,7 +6,9 @@
 //!   `u = √(2/π)·(x + 0.044715·x³)`. Since `½·(1 + tanh(u)) = σ(2u)`, `y = x·σ(2u)`.
 //!   Backward: `dx = dy · (σ(2u) + x·σ(2u)·(1 − σ(2u))·2u')`, `u' = √(2/π)·(1 + 3·0.044715·x²)`.
 //!
-//! The CPU f32 kernels use the vectorised `Φ`, `φ` and `σ` of [`crate::cpu_math`].
+//! The CPU f32 kernels evaluate both forms from tables of the gate (8 polynomials each, see
+//! [`crate::cpu_math::gate`]; relative error ≤ 2.5e-7 for x ≥ 0, absolute ≤ 3e-7 below);
+//! f64 evaluates the closed forms with libm.
 
 mod cpu;
 #[cfg(feature = "cuda")]

@@ -24,7 +24,12 @@
 //!   and `Φ(−|x|) = φ(x)·R(|x|)` with `R` Mills' ratio as a degree-4/5 rational (one exp, one
 //!   division, nine multiply-adds for both `Φ` and `φ`): `Φ` to absolute error ≤ 2e-7
 //!   everywhere and relative error ≤ 1e-6·(1 + x²/8) in the left tail; `φ` to relative error
-//!   ≤ 3e-7·(1 + x²/2) (the f32 rounding of x² inside exp).
+//!   ≤ 3e-7·(1 + x²/2) (the f32 rounding of x² inside exp). The GELU kernels no longer use
+//!   them (they run [`gate`], below); they stay for callers that need `Φ` with relative accuracy
+//!   in the left tail.
+//! - [`gate`]: GELU (both forms) and its derivative from piecewise-polynomial tables looked up
+//!   with `vpermps`, without an exponential: absolute error ≤ 5e-8 on `Φ(−|x|)` (accuracy and
+//!   layout in that module's docs).
 //!
 //! # Run-time dispatch
 //! [`map1`] and [`map2`] run a [`Map1`]/[`Map2`] kernel over rayon chunks of [`CHUNK`]
@@ -119,8 +124,8 @@ impl MulAdd for Separate {
 // ---------------------------------------------------------------------------------------------
 // Scalar f32 functions.
 
-#[path = "cpu_math_f32.rs"]
 mod f32_math;
+pub mod gate;
 pub use f32_math::{
     exp_f32, exp_nonpos_f32, normal_cdf_f32, normal_cdf_pdf_f32, normal_pdf_f32,
     normal_tail_pdf_f32, scaled_sigmoid_f32, sigmoid_parts_f32,
@@ -539,5 +544,4 @@ pub fn map2_at<F: Float, K: Map2<F>>(level: Isa, k: &K, a: &[F], b: &[F]) -> Vec
 }
 
 #[cfg(test)]
-#[path = "cpu_math_tests.rs"]
 mod tests;

@@ -1,6 +1,6 @@
 //! Branch-free f32 approximations of `exp`, `σ`, `Φ` and `φ` (inline(always): they are meant
 //! to be inlined into a SIMD loop). Bounds are in [`crate::cpu_math`]'s docs and are tested by
-//! `cpu_math_tests.rs` at every ISA level.
+//! `tests.rs` at every ISA level.
 
 use super::MulAdd;
 

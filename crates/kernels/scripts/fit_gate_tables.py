@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Fits the piecewise-polynomial tables of the CPU GELU kernels and writes them as Rust.
+
+Both GELU forms are `y = x·g(x)` with a gate `g` that is symmetric about (0, ½):
+`g(−x) = 1 − g(x)` (erf form: g = Φ; tanh form: g(x) = σ(2u(x)), u = √(2/π)·(x + 0.044715·x³)).
+So for a = |x|, everything follows from two functions of a ≥ 0 (see `src/cpu_math/gate.rs`):
+
+    tail  T(a) = g(−a)                      y  = max(x, 0) − a·T(a)
+    slope R(a) = a·g'(a) − g(−a)            y' = x ≥ 0 ? 1 + R(a)   : −R(a)
+
+Each is tabulated as 8 polynomials in t = s − k, where s = a·(α − β·a) maps a onto [0, 7.5)
+with intervals that widen as a grows (narrow where the functions bend most, wide in the tail)
+and k = round(s) is the interval (t in [−½, ½]; interval 0 is a in [0, s⁻¹(½))). Both are 0
+from `limit` on (a little below s⁻¹(7.5), so that no a under it rounds to interval 8; there the
+functions are below 1e-8). For each table the script picks α and β on a grid (least squares per
+interval, worst error over the 8 intervals and the cut-off), fits every interval near-minimax
+(weighted least squares iterated to equal ripple, Lawson's algorithm) in float64, rounds to
+float32, and then evaluates the tables exactly as the Rust kernel does in float32 (fused
+multiply-adds) on a dense grid, printing the worst absolute error of each, which the Rust tests
+bound.
+
+Usage (numpy and scipy; the peers venv of `cargo xtask bench --peers` has both; the output is
+already formatted, one interval row per line, under `#[rustfmt::skip]`):
+    python3 crates/kernels/scripts/fit_gate_tables.py > crates/kernels/src/cpu_math/gate_tables.rs
+"""
+import sys
+
+import numpy as np
+from scipy.special import expit, ndtr
+
+SQRT_2PI = np.sqrt(2.0 * np.pi)
+K_TANH = np.sqrt(2.0 / np.pi)
+C_TANH = 0.044715
+MAGIC = 12582912.0  # 1.5·2^23: adding it rounds a float32 in (−2^22, 2^22) to an integer
+
+
+def erf_tail(a):
+    return ndtr(-a)
+
+
+def erf_slope(a):
+    return a * np.exp(-0.5 * a * a) / SQRT_2PI - ndtr(-a)
+
+
+def tanh_tail(a):
+    return expit(-2.0 * K_TANH * (a + C_TANH * a**3))
+
+
+def tanh_slope(a):
+    z = 2.0 * K_TANH * (a + C_TANH * a**3)
+    s = expit(-z)  # σ(−z) = g(−a); g'(a) = σ(z)·σ(−z)·z'
+    return a * s * (1.0 - s) * 2.0 * K_TANH * (1.0 + 3.0 * C_TANH * a * a) - s
+
+
+def minimax(f, lo, hi, deg, iters=80):
+    """Near-minimax polynomial (increasing powers) of f on [lo, hi] by Lawson's algorithm."""
+    x = (lo + hi) / 2 + (hi - lo) / 2 * np.cos(np.linspace(0.0, np.pi, 4000))
+    y = f(x)
+    v = np.vander(x, deg + 1, increasing=True)
+    w = np.full_like(x, 1.0 / len(x))
+    for _ in range(iters):
+        sw = np.sqrt(w)
+        c, *_ = np.linalg.lstsq(v * sw[:, None], y * sw, rcond=None)
+        w = w * np.abs(v @ c - y)
+        w /= w.sum()
+    return c
+
+
+def a_of_s(s, alpha, beta):
+    """The inverse of s = a·(α − β·a) on its increasing branch."""
+    return 2.0 * s / (alpha + np.sqrt(alpha * alpha - 4.0 * beta * s))
+
+
+def interval_range(i, s_max):
+    return (0.0 if i == 0 else -0.5, min(0.5, s_max - i))
+
+
+def mapping_error(f, alpha, beta, deg):
+    """Worst least-squares error over the 8 intervals, and the value at the cut-off."""
+    worst = abs(f(a_of_s(7.5, alpha, beta)))
+    for i in range(8):
+        lo, hi = interval_range(i, 7.5)
+        t = (lo + hi) / 2 + (hi - lo) / 2 * np.cos(np.linspace(0.0, np.pi, 200))
+        y = f(a_of_s(i + t, alpha, beta))
+        c = np.polynomial.chebyshev.Chebyshev.fit(t, y, deg, domain=[lo, hi])
+        worst = max(worst, float(np.max(np.abs(c(t) - y))))
+    return worst
+
+
+def choose_mapping(f, deg):
+    """(α, β) as float32 on a grid of cut-offs A = s⁻¹(7.5) and curvatures (β = q·α/(2A))."""
+    best = None
+    for cut in np.linspace(5.0, 6.6, 17):
+        for q in np.linspace(0.0, 0.9, 31):
+            alpha = 7.5 / (cut * (1.0 - q / 2.0))
+            beta = q * alpha / (2.0 * cut)
+            alpha, beta = float(np.float32(alpha)), float(np.float32(beta))
+            err = mapping_error(f, alpha, beta, deg)
+            if best is None or err < best[0]:
+                best = (err, alpha, beta)
+    return best[1], best[2]
+
+
+def f32(x):
+    return np.asarray(x, dtype=np.float64).astype(np.float32)
+
+
+def fma32(a, b, c):
+    # float32 inputs: the float64 product is exact, so this rounds once, as an FMA does
+    # (double rounding through float64 is harmless at these magnitudes).
+    return f32(np.asarray(a, dtype=np.float64) * np.float64(b) + c)
+
+
+def limit_of(alpha, beta):
+    """The largest float32 a whose s stays below 7.49 (so k ≤ 7 however s rounds)."""
+    lim = np.float32(a_of_s(7.49, alpha, beta))
+    while lim * (alpha - beta * lim) >= 7.49:
+        lim = np.nextafter(lim, np.float32(0))
+    return lim
+
+
+def bf16(x):
+    """x rounded to bfloat16 (the high 16 bits of a float32, round to nearest even)."""
+    u = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    u = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+    return u.view(np.float32)
+
+
+def fit_interval(f, lo, hi, deg):
+    """Degree-deg coefficients with the top two rounded to bfloat16, the others refitted after
+    each rounding (so the rounding error is mostly absorbed) and then rounded to float32."""
+    fixed = []
+    for top in (deg, deg - 1):
+        g = lambda t, fixed=tuple(fixed): f(t) - sum(c * t**j for j, c in fixed)
+        c = minimax(g, lo, hi, top)
+        fixed.append((top, float(bf16(c[top]))))
+    g = lambda t: f(t) - sum(c * t**j for j, c in fixed)
+    c = minimax(g, lo, hi, deg - 2)
+    return np.concatenate([c, [fixed[1][1], fixed[0][1]]]).astype(np.float32)
+
+
+def fit(f, deg):
+    alpha, beta = choose_mapping(f, deg)
+    limit = limit_of(alpha, beta)
+    s_max = float(limit) * (alpha - beta * float(limit))
+    rows = []
+    for i in range(8):
+        lo, hi = interval_range(i, s_max)
+        rows.append(fit_interval(lambda t, i=i: f(a_of_s(i + t, alpha, beta)), lo, hi, deg))
+    return alpha, beta, limit, np.array(rows, dtype=np.float32).T
+
+
+def evaluate(alpha, beta, limit, coef, a):
+    """The Rust kernel's float32 evaluation (fused multiply-adds), for a float32 array a ≥ 0."""
+    g = fma32(a, -np.float32(beta), np.float64(np.float32(alpha)))
+    r = fma32(a, g, np.float64(MAGIC))
+    k = f32(r.astype(np.float64) - MAGIC)
+    t = fma32(a, g, -k.astype(np.float64))
+    idx = r.view(np.uint32) & 7
+    p = coef[-1][idx]
+    for row in coef[-2::-1]:
+        p = fma32(p, t, row[idx].astype(np.float64))
+    return np.where(a >= limit, np.float32(0.0), p)
+
+
+def worst_error(f, table):
+    a = f32(np.linspace(0.0, 8.0, 3_000_001))
+    return float(np.max(np.abs(evaluate(*table, a) - f(a.astype(np.float64)))))
+
+
+TABLES = [
+    # name, function, degree, what
+    ("ERF_TAIL", erf_tail, 5, "`T(a) = Φ(−a)`, the erf form's tail"),
+    ("ERF_SLOPE", erf_slope, 6, "`R(a) = a·φ(a) − Φ(−a)`, the erf form's slope"),
+    ("TANH_TAIL", tanh_tail, 5, "`T(a) = σ(−2u(a))`, the tanh form's tail"),
+    ("TANH_SLOPE", tanh_slope, 6, "`R(a) = a·σ'(2u)·2u'(a) − σ(−2u(a))`, the tanh form's slope"),
+]
+
+
+def lit(x):
+    """The shortest decimal that reads back as the same float32."""
+    x = np.float32(x)
+    if x == 0 or 1e-3 <= abs(x) < 1e3:
+        s = np.format_float_positional(x, unique=True, trim="0")
+    else:
+        s = np.format_float_scientific(x, unique=True, trim="0").replace("e+", "e")
+        s = s.replace("e-0", "e-").replace(".e", ".0e")
+    return s
+
+
+def main():
+    out = [
+        "//! @generated by `crates/kernels/scripts/fit_gate_tables.py`: do not edit; rerun the script.",
+        "//!",
+        "//! Row `j` of `coef` holds the coefficient of `t^j` on each of the 8 intervals; `top` holds the",
+        "//! two highest as bfloat16 pairs (`t^(N)` in the high half, `t^(N+1)` in the low half).",
+        "",
+        "use super::Piecewise;",
+    ]
+    for name, f, deg, what in TABLES:
+        alpha, beta, limit, coef = table = fit(f, deg)
+        err = worst_error(f, table)
+        cut = float(f(float(limit)))
+        print(f"{name}: degree {deg}, s = a·({alpha} − {beta}·a), 0 from a = {limit} "
+              f"(value there {cut:.2e}); worst |error| in float32 {err:.3e}", file=sys.stderr)
+        out.append("")
+        out.append(f"/// {what}.")
+        out.append(f"/// Degree {deg}; 0 from a = {lit(limit)} (where it is {cut:.1e}). Worst absolute error of the")
+        out.append(f"/// float32 evaluation on a dense grid: {err:.2e}.")
+        out.append("#[rustfmt::skip]")
+        out.append(f"pub(super) const {name}: Piecewise<{deg - 1}> = Piecewise {{")
+        out.append(f"    alpha: {lit(alpha)},")
+        out.append(f"    beta: {lit(beta)},")
+        out.append(f"    limit: {lit(limit)},")
+        out.append("    coef: [")
+        for row in coef[:-2]:
+            out.append("        [" + ", ".join(lit(c) for c in row) + "],")
+        out.append("    ],")
+        hi = coef[-2].view(np.uint32) >> 16
+        lo = coef[-1].view(np.uint32) >> 16
+        out.append("    top: [" + ", ".join(f"0x{h:04x}_{l:04x}" for h, l in zip(hi, lo)) + "],")
+        out.append("};")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
