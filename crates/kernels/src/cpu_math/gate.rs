@@ -46,9 +46,11 @@ const MAGIC: f32 = 12_582_912.0;
 /// `s = a·(α − β·a)` and `k = round(s)` is the interval (so |t| ≤ ½; with `β > 0` the intervals
 /// widen as `a` grows), and 0 from `a ≥ limit` on (`s(limit) < 7.5`, so `k ≤ 7` below it).
 ///
-/// The coefficients of `t^0 … t^(N−1)` are f32; the two highest, which contribute least, are
-/// bfloat16 packed in pairs (one table lookup for both; the fit rounds them first and refits the
-/// others around them).
+/// The coefficients of `t^0 … t^(N−1)` are f32; the two highest, which contribute least, share
+/// one 32-bit word per interval (one table lookup for both): its low half is the bfloat16 of
+/// `t^(N+1)`'s coefficient, and the whole word read as an f32 is `t^N`'s (the low half perturbs it
+/// only below bfloat16's resolution, and the fit chooses the high half knowing the low one; it
+/// rounds these two first and refits the others around them).
 pub struct Piecewise<const N: usize> {
     /// `α` of the map `s = a·(α − β·a)`.
     pub alpha: f32,
@@ -58,8 +60,8 @@ pub struct Piecewise<const N: usize> {
     pub limit: f32,
     /// `coef[j][k]`: the coefficient of `t^j` on interval `k`, for `j < N`.
     pub coef: [[f32; 8]; N],
-    /// `top[k]`: the bfloat16 coefficients of `t^N` (high 16 bits) and `t^(N+1)` (low 16 bits)
-    /// on interval `k`.
+    /// `top[k]`: on interval `k`, `t^N`'s coefficient as an f32 whose low 16 bits are the
+    /// bfloat16 of `t^(N+1)`'s.
     pub top: [u32; 8],
 }
 
@@ -83,13 +85,11 @@ impl<const N: usize> Piecewise<N> {
     }
 }
 
-/// The two bfloat16 halves of `pair` as f32: `(high, low)`.
+/// The two coefficients a pair word holds: the whole word as an f32, and its low half as a
+/// bfloat16 (shifted into an f32's high half).
 #[inline(always)]
 fn bf16_pair(pair: u32) -> (f32, f32) {
-    (
-        f32::from_bits(pair & 0xffff_0000),
-        f32::from_bits(pair << 16),
-    )
+    (f32::from_bits(pair), f32::from_bits(pair << 16))
 }
 
 /// The two tables of one symmetric gate (see the module docs).
@@ -212,7 +212,7 @@ mod avx2 {
         // SAFETY: `top` is 8 contiguous u32.
         let top = unsafe { _mm256_loadu_si256(table.top.as_ptr().cast()) };
         let pair = _mm256_permutevar8x32_epi32(top, idx);
-        let hi = _mm256_castsi256_ps(_mm256_and_si256(pair, _mm256_set1_epi32(-0x1_0000)));
+        let hi = _mm256_castsi256_ps(pair);
         let lo = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(pair));
         let mut p = _mm256_fmadd_ps(lo, t, hi);
         for row in table.coef.iter().rev() {
