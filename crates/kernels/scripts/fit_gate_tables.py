@@ -75,11 +75,16 @@ def interval_range(i, s_max):
     return (0.0 if i == 0 else -0.5, min(0.5, s_max - i))
 
 
+# The clamp: a is capped at `limit` (s ≈ CLAMP_S, on interval 7), and interval 7 is fitted so
+# that its fused float32 evaluation there is exactly 0 (see fit_clamped).
+CLAMP_S = 7.25
+
+
 def mapping_error(f, alpha, beta, deg):
     """Worst least-squares error over the 8 intervals, and the value at the cut-off."""
-    worst = abs(f(a_of_s(7.5, alpha, beta)))
+    worst = abs(f(a_of_s(CLAMP_S, alpha, beta)))
     for i in range(8):
-        lo, hi = interval_range(i, 7.5)
+        lo, hi = interval_range(i, CLAMP_S)
         t = (lo + hi) / 2 + (hi - lo) / 2 * np.cos(np.linspace(0.0, np.pi, 200))
         y = f(a_of_s(i + t, alpha, beta))
         c = np.polynomial.chebyshev.Chebyshev.fit(t, y, deg, domain=[lo, hi])
@@ -88,11 +93,12 @@ def mapping_error(f, alpha, beta, deg):
 
 
 def choose_mapping(f, deg):
-    """(α, β) as float32 on a grid of cut-offs A = s⁻¹(7.5) and curvatures (β = q·α/(2A))."""
+    """(α, β) as float32 on a grid of cut-offs A = s⁻¹(CLAMP_S) and curvatures (β = q·α/(2A);
+    q ≤ 0.85 keeps s increasing, its peak CLAMP_S/(2q − q²), past the clamp)."""
     best = None
     for cut in np.linspace(5.0, 6.6, 17):
-        for q in np.linspace(0.0, 0.9, 31):
-            alpha = 7.5 / (cut * (1.0 - q / 2.0))
+        for q in np.linspace(0.0, 0.85, 30):
+            alpha = CLAMP_S / (cut * (1.0 - q / 2.0))
             beta = q * alpha / (2.0 * cut)
             alpha, beta = float(np.float32(alpha)), float(np.float32(beta))
             err = mapping_error(f, alpha, beta, deg)
@@ -111,12 +117,33 @@ def fma32(a, b, c):
     return f32(np.asarray(a, dtype=np.float64) * np.float64(b) + c)
 
 
-def limit_of(alpha, beta):
-    """The largest float32 a whose s stays below 7.49 (so k ≤ 7 however s rounds)."""
-    lim = np.float32(a_of_s(7.49, alpha, beta))
-    while lim * (alpha - beta * lim) >= 7.49:
-        lim = np.nextafter(lim, np.float32(0))
-    return lim
+def fused_t(alpha, beta, a):
+    """(k, t) as the kernel computes them with fused multiply-adds."""
+    g = fma32(a, -np.float32(beta), np.float64(np.float32(alpha)))
+    r = fma32(a, g, np.float64(MAGIC))
+    k = f32(r.astype(np.float64) - MAGIC)
+    return k, fma32(a, g, -k.astype(np.float64))
+
+
+def significant_bits(x):
+    m, _ = np.frexp(np.float64(x))
+    bits = 0
+    while m != np.trunc(m):
+        m *= 2
+        bits += 1
+    return bits
+
+
+def limit_candidates(alpha, beta):
+    """Float32 values of a near s⁻¹(CLAMP_S), nearest first, whose fused k is 7 and whose t has
+    at most 12 significant bits (so that t times a 12-bit number is exact in float32)."""
+    a0 = np.float32(a_of_s(CLAMP_S, alpha, beta))
+    bits = int(np.asarray(a0).view(np.uint32))
+    for d in sorted(range(-200000, 200001), key=abs):
+        a = np.asarray(np.uint32(bits + d)).view(np.float32)
+        k, t = fused_t(alpha, beta, a)
+        if float(k) == 7.0 and significant_bits(t) <= 12:
+            yield np.float32(a)
 
 
 def bf16(x):
@@ -172,19 +199,57 @@ def fit_interval(f, lo, hi, deg):
     return best[1]
 
 
+def round_bits(x, bits):
+    m, e = np.frexp(np.float64(x))
+    return float(np.ldexp(np.round(m * 2.0**bits) / 2.0**bits, e))
+
+
+def fit_clamped(fi, lo, deg, alpha, beta, limit):
+    """Interval 7 with a root at the clamp, exact in fused float32, or None: fit f − f(clamp)
+    (it is below 2e-8 there), then choose c1 so that the fused inner value Q = c1 + t·(…) at the
+    clamp is a 12-bit number, and c0 = −Q·t, exact, so the last step fma(Q, t, c0) gives exactly
+    0. Whether some c1 reaches such a Q depends on the clamp point; the caller tries several."""
+    _, t_lim = fused_t(alpha, beta, np.asarray(limit, dtype=np.float32))
+    t_lim = float(t_lim)
+    at_clamp = float(fi(t_lim))
+    c = fit_interval(lambda t: fi(t) - at_clamp, lo, t_lim, deg)
+    q2 = horner32(c[2:], np.array([t_lim], dtype=np.float32))[0]
+    natural = float(fma32(q2, t_lim, np.float64(c[1])))
+    _, e = np.frexp(natural)
+    step = float(np.ldexp(1.0, int(e) - 12))
+    for q in sorted((round_bits(natural, 12) + d * step for d in range(-64, 65)),
+                    key=lambda v: abs(v - natural)):
+        c1 = np.float32(q - float(q2) * t_lim)
+        for _ in range(8):
+            if float(fma32(q2, t_lim, np.float64(c1))) == q:
+                break
+            c1 = np.nextafter(c1, np.float32(np.inf if float(fma32(q2, t_lim, np.float64(c1))) < q else -np.inf))
+        if float(fma32(q2, t_lim, np.float64(c1))) == q:
+            break
+    else:
+        return None  # no c1 reaches a 12-bit inner value with this clamp point
+    c[1] = c1
+    c[0] = np.float32(-q * t_lim)
+    assert float(c[0]) == -q * t_lim, "c0 must be exact"
+    return c
+
+
 def fit(f, deg):
     alpha, beta = choose_mapping(f, deg)
-    limit = limit_of(alpha, beta)
-    s_max = float(limit) * (alpha - beta * float(limit))
-    rows = []
-    for i in range(8):
-        lo, hi = interval_range(i, s_max)
-        rows.append(fit_interval(lambda t, i=i: f(a_of_s(i + t, alpha, beta)), lo, hi, deg))
+    fi = lambda t, i: f(a_of_s(i + t, alpha, beta))
+    rows = [fit_interval(lambda t, i=i: fi(t, i), *interval_range(i, CLAMP_S), deg) for i in range(7)]
+    for limit in limit_candidates(alpha, beta):
+        last = fit_clamped(lambda t: fi(t, 7), -0.5, deg, alpha, beta, limit)
+        if last is not None:
+            break
+    rows.append(last)
     return alpha, beta, limit, np.array(rows, dtype=np.float32).T
 
 
 def evaluate(alpha, beta, limit, coef, a):
-    """The Rust kernel's float32 evaluation (fused multiply-adds), for a float32 array a ≥ 0."""
+    """The Rust kernel's float32 evaluation (fused multiply-adds, a capped at the limit), for a
+    float32 array a ≥ 0."""
+    a = np.minimum(a, limit)
     g = fma32(a, -np.float32(beta), np.float64(np.float32(alpha)))
     r = fma32(a, g, np.float64(MAGIC))
     k = f32(r.astype(np.float64) - MAGIC)
@@ -193,7 +258,13 @@ def evaluate(alpha, beta, limit, coef, a):
     p = coef[-1][idx]
     for row in coef[-2::-1]:
         p = fma32(p, t, row[idx].astype(np.float64))
-    return np.where(a >= limit, np.float32(0.0), p)
+    return p
+
+
+def check_clamp(table):
+    alpha, beta, limit, coef = table
+    at = evaluate(alpha, beta, limit, coef, np.array([limit, 1e4, np.inf], dtype=np.float32))
+    assert np.all(at == 0.0), f"the clamp does not evaluate to exactly 0: {at}"
 
 
 def worst_error(f, table):
@@ -233,6 +304,7 @@ def main():
     ]
     for name, f, deg, what in TABLES:
         alpha, beta, limit, coef = table = fit(f, deg)
+        check_clamp(table)
         err = worst_error(f, table)
         cut = float(f(float(limit)))
         print(f"{name}: degree {deg}, s = a·({alpha} − {beta}·a), 0 from a = {limit} "

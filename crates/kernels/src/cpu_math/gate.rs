@@ -11,14 +11,16 @@
 //!
 //! Only the small part is tabulated, so neither side cancels. Each function is a [`Piecewise`]
 //! table: 8 polynomials (degree 5 for the tails, 6 for the slopes) in `t = s − k`, where
-//! `s = a·(α − β·a)` maps `[0, limit)` onto `[0, 7.5)` with intervals narrow where the function
-//! bends most and wide in the tail, and `k = round(s)` is the interval; 0 from `limit` (5.3–6.3)
-//! on, where the function is below 2e-8. With AVX2 the 8 coefficients of one power sit in one
-//! register and `vpermps` picks each lane's by `k`, and the two highest powers share one lookup
-//! as a bfloat16 pair: a degree-d polynomial costs `d` shuffles and `d` multiply-adds, with no
-//! exponential or division. (Measured on Zen 3, one thread, data in L1: 0.5 ns per element for
-//! the erf GELU forward and 0.7 for its backward, against 1.0 and 1.1 ns for the previous forms
-//! built on an exponential and a rational function; SiLU takes 0.45 and 0.65.)
+//! `s = a·(α − β·a)` maps `[0, limit]` onto `[0, 7.25]` with intervals narrow where the function
+//! bends most and wide in the tail, and `k = round(s)` is the interval; `a` is capped at `limit`
+//! (5.2–6.2), where the table is exactly 0 by construction and the function below 2e-8. With AVX2
+//! the 8 coefficients of one power sit in one register and `vpermps` picks each lane's by `k`,
+//! and the two highest powers share one lookup as a bfloat16 pair: a degree-d polynomial costs `d`
+//! shuffles and `d` multiply-adds, with no exponential, division or select; a forward is 19
+//! vector operations. (Measured on Zen 3, one thread, data in L1: 0.47–0.57 ns per element for
+//! the erf GELU forward and 0.6–0.7 for its backward, against 0.9–1.0 and 1.0–1.1 ns for the
+//! previous forms built on an exponential and a rational function; SiLU takes 0.42–0.52 and
+//! 0.65–0.71.)
 //!
 //! # Accuracy (tested in `gate_tests.rs` at every ISA level, against f64 libm)
 //! The tables (fitted by `scripts/fit_gate_tables.py`, near-minimax per interval) reach an
@@ -44,7 +46,13 @@ const MAGIC: f32 = 12_582_912.0;
 
 /// A function of `a ≥ 0` as 8 polynomials of degree `N + 1` in `t = s − k`, where
 /// `s = a·(α − β·a)` and `k = round(s)` is the interval (so |t| ≤ ½; with `β > 0` the intervals
-/// widen as `a` grows), and 0 from `a ≥ limit` on (`s(limit) < 7.5`, so `k ≤ 7` below it).
+/// widen as `a` grows), with `a` capped at `limit` (on interval 7), where the table is exactly 0.
+///
+/// That zero is built into the coefficients: interval 7 is fitted with a root at the cap whose
+/// last multiply-add, evaluated with one rounding, cancels exactly (the fit script makes the
+/// inner Horner value there a 12-bit number and `t` a 12-bit number, so their product is exact).
+/// So the SIMD code needs no select for the cut-off: capping `a` (one `vminps`, which also stands
+/// in for `+∞`) is all. Code with separate multiplies and adds rounds differently and selects 0.
 ///
 /// The coefficients of `t^0 … t^(N−1)` are f32; the two highest, which contribute least, share
 /// one 32-bit word per interval (one table lookup for both): its low half is the bfloat16 of
@@ -56,7 +64,7 @@ pub struct Piecewise<const N: usize> {
     pub alpha: f32,
     /// `β` of the map `s = a·(α − β·a)`.
     pub beta: f32,
-    /// Where the function is taken as 0 (it is below 2e-8 there).
+    /// The cap on `a`, where the table is exactly 0 (the function is below 2e-8 there).
     pub limit: f32,
     /// `coef[j][k]`: the coefficient of `t^j` on interval `k`, for `j < N`.
     pub coef: [[f32; 8]; N],
@@ -66,10 +74,24 @@ pub struct Piecewise<const N: usize> {
 }
 
 impl<const N: usize> Piecewise<N> {
+    /// `a` capped at `limit`, as `vminps(limit, a)` computes it (NaN stays NaN).
+    #[inline(always)]
+    pub fn cap(&self, a: f32) -> f32 {
+        if a >= self.limit { self.limit } else { a }
+    }
+
     /// The value at `a ≥ 0` (0 from `limit` on and at `+∞`, NaN for NaN), computing `a·b + c`
     /// with `M`: with [`Fused`] bit-identical to the AVX2 lanes.
     #[inline(always)]
     pub fn eval<M: MulAdd>(&self, a: f32) -> f32 {
+        let p = self.eval_capped::<M>(self.cap(a));
+        // Fused evaluation is exactly 0 at the cap (see the type's docs); separate rounding
+        // is not, so it selects.
+        if !M::FUSED && a >= self.limit { 0.0 } else { p }
+    }
+
+    #[inline(always)]
+    fn eval_capped<M: MulAdd>(&self, a: f32) -> f32 {
         let g = M::mul_add(a, -self.beta, self.alpha);
         let r = M::mul_add(a, g, MAGIC);
         let k = r - MAGIC;
@@ -80,8 +102,7 @@ impl<const N: usize> Piecewise<N> {
         for row in self.coef.iter().rev() {
             p = M::mul_add(p, t, row[i]);
         }
-        // Not `a < limit ? p : 0`: NaN must come out NaN (it does through `t`).
-        if a >= self.limit { 0.0 } else { p }
+        p
     }
 }
 
@@ -114,21 +135,16 @@ pub const GELU_TANH: SymmetricGate<4, 5> = SymmetricGate {
 };
 
 impl<const NT: usize, const NR: usize> SymmetricGate<NT, NR> {
-    /// `x·g(x) = max(x, 0) − |x|·T(|x|)` for one element (`|x|` capped at the table's limit,
-    /// where `T` is 0, so that `+∞` gives `+∞`).
+    /// `x·g(x) = max(x, 0) − a·T(a)` for one element, `a = |x|` capped at the table's limit
+    /// (where `T` is 0, so that `+∞` gives `+∞`).
     #[inline(always)]
     pub fn forward_one<M: MulAdd>(&self, x: f32) -> f32 {
         let a = x.abs();
         let tail = self.tail.eval::<M>(a);
-        // Written as the selects `vmaxps(x, 0)` and `vminps(a, limit)` compute them (NaN and
-        // −0 included), so that the scalar remainder matches the SIMD lanes bit for bit.
+        // Written as `vmaxps(x, 0)` computes it (NaN and −0 give 0), so that the scalar
+        // remainder matches the SIMD lanes bit for bit.
         let relu = if x > 0.0 { x } else { 0.0 };
-        let capped = if a < self.tail.limit {
-            a
-        } else {
-            self.tail.limit
-        };
-        M::mul_add(-capped, tail, relu)
+        M::mul_add(-self.tail.cap(a), tail, relu)
     }
 
     /// `dy·(g(x) + x·g′(x))` for one element.
@@ -197,8 +213,15 @@ mod avx2 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    /// One vector of `Piecewise::eval`: the coefficient of each power is one `vpermps` of that
-    /// power's 8 interval values by the lanes' interval indices.
+    /// `a` capped at the table's limit (`vminps(limit, a)`: NaN stays NaN).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn cap<const N: usize>(table: &Piecewise<N>, a: __m256) -> __m256 {
+        _mm256_min_ps(_mm256_set1_ps(table.limit), a)
+    }
+
+    /// One vector of `Piecewise::eval` at an already capped `a`: the coefficient of each power
+    /// is one `vpermps` of that power's 8 interval values by the lanes' interval indices.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn eval<const N: usize>(table: &Piecewise<N>, a: __m256) -> __m256 {
@@ -220,9 +243,7 @@ mod avx2 {
             let row = unsafe { _mm256_loadu_ps(row.as_ptr()) };
             p = _mm256_fmadd_ps(p, t, _mm256_permutevar8x32_ps(row, idx));
         }
-        // "Not ≥ limit" is true for NaN, which `p` carries through.
-        let inside = _mm256_cmp_ps::<_CMP_NGE_UQ>(a, _mm256_set1_ps(table.limit));
-        _mm256_and_ps(p, inside)
+        p
     }
 
     #[inline]
@@ -231,15 +252,13 @@ mod avx2 {
         _mm256_andnot_ps(_mm256_set1_ps(-0.0), x)
     }
 
-    /// `max(x, 0) − min(|x|, limit)·T(|x|)`.
+    /// `max(x, 0) − a·T(a)` with `a = min(|x|, limit)` (`T` is 0 from the limit on).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn forward8<const NT: usize, const NR: usize>(g: &SymmetricGate<NT, NR>, x: __m256) -> __m256 {
-        let a = abs(x);
-        let tail = eval(&g.tail, a);
+        let a = cap(&g.tail, abs(x));
         let relu = _mm256_max_ps(x, _mm256_setzero_ps());
-        let capped = _mm256_min_ps(a, _mm256_set1_ps(g.tail.limit));
-        _mm256_fnmadd_ps(capped, tail, relu)
+        _mm256_fnmadd_ps(a, eval(&g.tail, a), relu)
     }
 
     /// `dy·(x ≥ 0 ? 1 + R : −R)`.
@@ -250,7 +269,7 @@ mod avx2 {
         x: __m256,
         dy: __m256,
     ) -> __m256 {
-        let slope = eval(&g.slope, abs(x));
+        let slope = eval(&g.slope, cap(&g.slope, abs(x)));
         let neg = _mm256_xor_ps(slope, _mm256_set1_ps(-0.0));
         let grad = _mm256_blendv_ps(_mm256_add_ps(_mm256_set1_ps(1.0), slope), neg, x);
         _mm256_mul_ps(dy, grad)

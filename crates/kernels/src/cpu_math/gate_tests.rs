@@ -71,14 +71,14 @@ fn tables_match_tail_and_slope() {
     }
 }
 
-/// Every f32 within 64 ulps of each interval seam (`s = k + ½`) and of the cut-off, where the
-/// interval index and the polynomial variable must agree (and nothing may wrap to interval 0).
+/// Every f32 within 64 ulps of each interval seam (`s = k + ½`) and of the cap, where the
+/// interval index and the polynomial variable must agree, and the table must reach exactly 0.
 #[test]
 fn interval_seams_are_continuous() {
     fn seams<const N: usize>(p: &Piecewise<N>) -> Vec<f32> {
         let (alpha, beta) = (p.alpha as f64, p.beta as f64);
         let a_of_s = |s: f64| 2.0 * s / (alpha + (alpha * alpha - 4.0 * beta * s).sqrt());
-        let mut v: Vec<f32> = (0..8).map(|k| a_of_s(k as f64 + 0.5) as f32).collect();
+        let mut v: Vec<f32> = (0..7).map(|k| a_of_s(k as f64 + 0.5) as f32).collect();
         v.push(p.limit);
         v
     }
@@ -214,6 +214,32 @@ fn non_finite_and_huge_inputs() {
                 &[2.0, -0.0, 2.0, -0.0, 2.0, -0.0, 2.0, -0.0],
                 "{level:?} {name}"
             );
+        }
+    }
+}
+
+/// From the cap on every table is exactly 0 — with fused multiply-adds by the coefficients'
+/// construction, without them by a select — and so is the forward's tail term at `−limit`.
+#[test]
+fn tables_are_exactly_zero_from_the_cap() {
+    fn check<const N: usize>(what: &str, p: &Piecewise<N>) {
+        let next = f32::from_bits(p.limit.to_bits() + 1);
+        for a in [p.limit, next, 2.0 * p.limit, 1e4, f32::MAX, f32::INFINITY] {
+            assert_eq!(p.eval::<Fused>(a).to_bits(), 0, "{what} fused at {a}");
+            assert_eq!(p.eval::<Separate>(a).to_bits(), 0, "{what} separate at {a}");
+        }
+    }
+    for (name, gate, _) in GATES {
+        check(&format!("{name} tail"), &gate.tail);
+        check(&format!("{name} slope"), &gate.slope);
+        let x = [-gate.tail.limit, -gate.slope.limit, gate.tail.limit];
+        for level in available_isas() {
+            let y = gate.forward_at(level, &x);
+            assert_eq!(y[..2], [0.0, 0.0], "{level:?} {name}: {y:?}");
+            assert_eq!(y[2], gate.tail.limit, "{level:?} {name}");
+            let x = [-gate.slope.limit, gate.slope.limit];
+            let d = gate.backward_at(level, &x, &[1.0, 1.0]);
+            assert_eq!(d, [0.0, 1.0], "{level:?} {name}: {d:?}");
         }
     }
 }

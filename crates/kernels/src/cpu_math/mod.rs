@@ -99,6 +99,8 @@ pub fn available_isas() -> Vec<Isa> {
 /// rounding); the portable loop uses [`Separate`], because without the FMA instruction
 /// `f32::mul_add` is a slow software call.
 pub trait MulAdd {
+    /// Whether [`MulAdd::mul_add`] rounds once (as the FMA instruction does).
+    const FUSED: bool;
     /// `a·b + c`.
     fn mul_add(a: f32, b: f32, c: f32) -> f32;
 }
@@ -106,6 +108,7 @@ pub trait MulAdd {
 /// `a·b + c` with one rounding (`f32::mul_add`); only for code compiled with FMA.
 pub struct Fused;
 impl MulAdd for Fused {
+    const FUSED: bool = true;
     #[inline(always)]
     fn mul_add(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)
@@ -115,6 +118,7 @@ impl MulAdd for Fused {
 /// `a·b + c` as a multiply then an add (two roundings); for the portable loop.
 pub struct Separate;
 impl MulAdd for Separate {
+    const FUSED: bool = false;
     #[inline(always)]
     fn mul_add(a: f32, b: f32, c: f32) -> f32 {
         a * b + c
