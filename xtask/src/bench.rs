@@ -2,8 +2,9 @@
 //! bench of the workspace, then the peers (with `--peers`), and prints one table of achieved rate
 //! against the ceiling measured in the same run. With `--rounds N` it does that N times (benches
 //! then peers, so a load change on a shared machine hits both alike) and reports the median of
-//! every figure over the rounds. The table is also written to `target/bench-summary.md` and
-//! `target/bench-summary.json`.
+//! every figure over the rounds. Where a bench times a function and its ceiling interleaved (the
+//! elementwise ops), the percentage is the median of the per-call ratios. The table is also
+//! written to `target/bench-summary.md` and `target/bench-summary.json`.
 
 use crate::bench_summary::{self, Measurement};
 use crate::peers;
@@ -132,6 +133,9 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         // Criterion results written from now on belong to this round; older files are ignored.
         let since = SystemTime::now() - std::time::Duration::from_secs(1);
+        // Benches that time a function and its ceiling interleaved record the ratios here.
+        let paired = util::target_dir().join("bench-paired.jsonl");
+        let _ = std::fs::remove_file(&paired);
         let mut names: Vec<&String> = pkgs.iter().flat_map(|p| p.benches.iter()).collect();
         names.sort();
         names.dedup();
@@ -144,11 +148,13 @@ pub fn run(args: &[String]) -> Result<()> {
             if opts.quick {
                 cmd.env("FRUGAL_BENCH_QUICK", "1");
             }
+            cmd.env(bench_summary::PAIRED_ENV, &paired);
             if !util::run_status(&mut cmd)? && !failed.contains(b) {
                 failed.push(b.clone());
             }
         }
         let mut got = bench_summary::read_criterion(&util::target_dir().join("criterion"), since);
+        bench_summary::attach_paired(&mut got, &paired);
         if opts.peers && !got.is_empty() {
             let from_peers = peers::run_all(&peer_list, &got, opts.quick)?;
             got.extend(from_peers);

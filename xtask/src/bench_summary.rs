@@ -4,11 +4,20 @@
 //! Convention (every bench follows it): criterion group = op name; function id `ceiling` = the
 //! ceiling for every other function of the same group and parameter. Throughput
 //! `BytesDecimal`/`Bytes` gives GB/s, `Elements` (FLOPs, counted by hand) gives GFLOP/s.
+//!
+//! Benches that time a function and its ceiling call by call, interleaved, write the median of
+//! the per-call ratios to the file named by [`PAIRED_ENV`] (one JSON object per line:
+//! `group`, `function`, `param`, `ratio` = ceiling time / function time, `pairs`); the table's
+//! percentage then comes from those pairs, which a drift of a shared machine between criterion's
+//! separate measurements of the two functions cannot skew.
 
 use crate::json::{self, Json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
+
+/// The environment variable through which `cargo xtask bench` asks benches for paired ratios.
+pub const PAIRED_ENV: &str = "FRUGAL_BENCH_PAIRED";
 
 /// One measured rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +34,9 @@ pub struct Measurement {
     pub source: String,
     /// True for the ceiling of its (group, param).
     pub ceiling: bool,
+    /// Its rate as a fraction of its ceiling's, from interleaved calls (median of the per-call
+    /// ratios), when the bench recorded them.
+    pub paired: Option<f64>,
 }
 
 /// Every criterion result under `criterion_dir` written at or after `since`.
@@ -105,7 +117,38 @@ fn read_one(bench: &Path, estimates: &Path) -> Option<Measurement> {
         unit,
         median_ns: Some(median),
         source: "criterion".into(),
+        paired: None,
     })
+}
+
+/// Attaches the paired ratios recorded in `file` (see the module docs) to the measurements of
+/// the same group, function and parameter; returns how many were attached. A missing file
+/// attaches nothing; a malformed line is skipped.
+pub fn attach_paired(all: &mut [Measurement], file: &Path) -> usize {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return 0;
+    };
+    let mut attached = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(j) = Json::parse(line) else { continue };
+        let field = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_string);
+        let (Some(g), Some(f), Some(p), Some(r)) = (
+            field("group"),
+            field("function"),
+            field("param"),
+            j.get("ratio").and_then(Json::as_f64),
+        ) else {
+            continue;
+        };
+        for m in all
+            .iter_mut()
+            .filter(|m| m.source == "criterion" && m.group == g && m.function == f && m.param == p)
+        {
+            m.paired = Some(r);
+            attached += 1;
+        }
+    }
+    attached
 }
 
 /// One line of the summary.
@@ -118,8 +161,14 @@ pub struct Row {
 }
 
 impl Row {
+    /// The share of the ceiling: from the paired calls where the bench recorded them, else the
+    /// ratio of the two rates.
     pub fn percent(&self) -> Option<f64> {
-        self.ceiling.as_ref().map(|(_, c)| 100.0 * self.m.value / c)
+        let ceiling = self.ceiling.as_ref()?;
+        Some(match self.m.paired {
+            Some(r) => 100.0 * r,
+            None => 100.0 * self.m.value / ceiling.1,
+        })
     }
 }
 
@@ -140,7 +189,14 @@ pub fn rows(all: &[Measurement], unmeasured: &BTreeMap<String, String>) -> Vec<R
                 Some(c) if c.source != "criterion" && gpu_fn => {
                     (None, format!("{} is a CPU ceiling", display_fn(c)))
                 }
-                Some(c) if c.unit == m.unit => (Some((display_fn(c), c.value)), String::new()),
+                Some(c) if c.unit == m.unit => {
+                    let note = if m.paired.is_some() {
+                        "% from interleaved calls (median of per-call ratios)".to_string()
+                    } else {
+                        String::new()
+                    };
+                    (Some((display_fn(c), c.value)), note)
+                }
                 Some(c) => (None, format!("ceiling unit {} differs", c.unit)),
                 None => (
                     None,
@@ -282,6 +338,8 @@ pub fn median_over_rounds(rounds: Vec<Vec<Measurement>>) -> Vec<Measurement> {
             let ms = seen.remove(&k).unwrap_or_default();
             let mut out = ms[0].clone();
             out.value = median(ms.iter().map(|m| m.value).collect());
+            let paired: Vec<f64> = ms.iter().filter_map(|m| m.paired).collect();
+            out.paired = (!paired.is_empty()).then(|| median(paired));
             let times: Vec<f64> = ms.iter().filter_map(|m| m.median_ns).collect();
             out.median_ns = (!times.is_empty()).then(|| median(times));
             out
@@ -295,6 +353,7 @@ mod tests {
 
     fn m(group: &str, function: &str, param: &str, value: f64, unit: &str) -> Measurement {
         Measurement {
+            paired: None,
             group: group.into(),
             function: function.into(),
             param: param.into(),
@@ -374,6 +433,7 @@ mod tests {
     #[test]
     fn medians_over_rounds_per_key() {
         let m = |function: &str, value: f64, ns: Option<f64>| Measurement {
+            paired: None,
             group: "matmul".into(),
             function: function.into(),
             param: "n2048".into(),
@@ -394,5 +454,44 @@ mod tests {
         assert_eq!(got[0].median_ns, Some(2.0));
         assert_eq!((got[1].function.as_str(), got[1].value), ("ceiling", 12.0));
         assert_eq!(got[1].median_ns, None);
+    }
+
+    #[test]
+    fn paired_ratios_set_the_percentage_and_take_medians_over_rounds() {
+        let file = std::env::temp_dir().join(format!("xtask-paired-{}.jsonl", std::process::id()));
+        std::fs::write(
+            &file,
+            concat!(
+                "{\"group\": \"gelu\", \"function\": \"cpu\", \"param\": \"n100\", \"ratio\": 0.875, \"pairs\": 40}\n",
+                "not json\n",
+                "{\"group\": \"gelu\", \"function\": \"cpu\", \"param\": \"n7\", \"ratio\": 0.5}\n"
+            ),
+        )
+        .unwrap();
+        let mut round = vec![
+            m("gelu", "cpu", "n100", 40.0, "GB/s"),
+            m("gelu", "ceiling", "n100", 60.0, "GB/s"),
+        ];
+        assert_eq!(attach_paired(&mut round, &file), 1);
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            attach_paired(&mut round, &file),
+            0,
+            "a missing file attaches nothing"
+        );
+        assert_eq!(round[0].paired, Some(0.875));
+        let r = rows(&round, &BTreeMap::new());
+        assert_eq!(r[0].percent(), Some(87.5), "the pairs, not 40/60");
+        assert!(markdown(&r, &[]).contains("| 88 % | % from interleaved calls"));
+        let mut other = round.clone();
+        other[0].paired = Some(0.8);
+        let mut third = round.clone();
+        third[0].paired = None;
+        let got = median_over_rounds(vec![round, other, third]);
+        assert_eq!(
+            got[0].paired,
+            Some(0.8375),
+            "median of the rounds that recorded it"
+        );
     }
 }

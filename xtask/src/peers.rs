@@ -177,6 +177,7 @@ fn parse_line(line: &str, peer: &str) -> Option<Measurement> {
     let j = Json::parse(line).ok()?;
     let s = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_string);
     Some(Measurement {
+        paired: None,
         group: s("group")?,
         function: s("function")?,
         param: s("param")?,
