@@ -82,7 +82,7 @@ const EXP_NONPOS_LO: f32 = -88.0;
 
 /// `e^x` for `x ≤ 0` (and NaN), for the activations (every exponent they take is
 /// non-positive: `−|x|`, `−x²/2`): `2^k·(1 + (e^r − 1))` as one multiply-add with `2^k` a single
-/// factor (k ≤ 0), the degree-5 polynomial of [`expm1_reduced_p5`], no select: the argument is
+/// factor (k ≤ 0), the degree-5 polynomial of `expm1_reduced_p5`, no select: the argument is
 /// clamped at −88, where `k = −127` makes the `2^k` factor exactly 0. So the result is 0 below
 /// about −87.68 (`k = −127`), and between there and −87.34 (`k = −126`) the correctly scaled
 /// subnormal value; above, relative error ≤ 2e-7. For x > 0 the result is wrong (unchecked).

@@ -1,4 +1,4 @@
-//! Reductions along one axis: [`sum`], [`mean`], [`sum_sq`] (with backward), [`max_abs`] and
+//! Reductions along one axis: `sum`, `mean`, `sum_sq` (with backward), [`max_abs`] and
 //! [`count_nonfinite`] (no gradient).
 //!
 //! A tensor of shape `[d0, …, dk]` reduced along `axis` is viewed as `[outer, len, inner]` with
