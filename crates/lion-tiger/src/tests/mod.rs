@@ -4,6 +4,7 @@ mod distributed;
 mod errors;
 mod gpu;
 mod properties;
+mod properties_dynamics;
 mod rms_cache;
 mod state_and_sink;
 mod vs_reference;
