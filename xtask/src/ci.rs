@@ -1,8 +1,8 @@
 //! `cargo xtask ci`: everything a submission must pass, each step timed, with one summary.
 //!
-//! fmt → clippy (-D warnings) → clippy with the `cuda` features → `cargo test --workspace`
-//! (unit, integration and doc tests) → the `linalg` feature's tests when libopenblas is there →
-//! cuda-check. Every step runs even after a failure, so one run shows everything that is wrong.
+//! fmt → clippy (-D warnings) → rustdoc (-D warnings: broken or ambiguous intra-doc links fail)
+//! → clippy with the `cuda` features → `cargo test --workspace` (unit, integration and doc
+//! tests) → the `linalg` feature's tests when libopenblas is there → cuda-check. Every step runs even after a failure, so one run shows everything that is wrong.
 
 use crate::util::{self, Failure, Result};
 use std::path::Path;
@@ -55,6 +55,18 @@ pub fn run(args: &[String]) -> Result<()> {
             "-D",
             "warnings",
         ])
+    });
+    step(&mut steps, "doc", || {
+        let mut cmd = util::cargo();
+        cmd.args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings");
+        Ok(if util::run_status(&mut cmd)? {
+            Outcome::Pass
+        } else {
+            Outcome::Fail(
+                "`cargo doc --workspace --no-deps` with RUSTDOCFLAGS=-D warnings failed".into(),
+            )
+        })
     });
     if cuda.is_empty() {
         steps.push(skipped(

@@ -17,8 +17,8 @@ fn phi_pdf(x: f64) -> f64 {
 
 /// Closed-form moments of the Clip surrogate `f = clip(x/b, −1, 1)`, `x = a + z` (spec §6.2):
 ///
-/// `M = ½(E₊+E₋) + (a/2b)(E₊−E₋) + (e^{−(a+b)²/2} − e^{−(a−b)²/2})/(b√(2π))`, `E± = erf((a±b)/√2)` [Su];
-/// `Q = Φ(a−b) + Φ(−a−b) + [(1+a²)(Φ(b−a) − Φ(−b−a)) − (a+b)ϕ(a−b) − (b−a)ϕ(a+b)]/b²` [derived].
+/// `M = ½(E₊+E₋) + (a/2b)(E₊−E₋) + (e^{−(a+b)²/2} − e^{−(a−b)²/2})/(b√(2π))`, `E± = erf((a±b)/√2)` \[Su\];
+/// `Q = Φ(a−b) + Φ(−a−b) + [(1+a²)(Φ(b−a) − Φ(−b−a)) − (a+b)ϕ(a−b) − (b−a)ϕ(a+b)]/b²` \[derived\].
 /// Both lose digits to cancellation for `b ≲ 1e-2`; [`crate::moments`] switches to quadrature there.
 pub fn clip_closed_moments(a: f64, b: f64) -> (f64, f64) {
     let ep = libm::erf((a + b) * FRAC_1_SQRT_2);

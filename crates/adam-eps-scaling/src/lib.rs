@@ -10,7 +10,7 @@
 //! ## The law (§3 of the spec)
 //! With `m_i = E φ_i`, `v_i = Var φ_i`:
 //! `ΔL(η) = η·mᵀg − ½η²·T`, `T = Σ v_i H_ii + mᵀHm`, `η* = mᵀg/T`, `ΔL* = (mᵀg)²/(2T)`;
-//! the loss rises on average once `η > 2η*`. See [`one_step`], [`delta_l`], [`sweep`].
+//! the loss rises on average once `η > 2η*`. See [`one_step`](fn@one_step), [`delta_l`], [`sweep`].
 //!
 //! * **SGD** (McCandlish et al., arXiv:1812.06162, 2018): `η*(B) = η_max/(1 + B_noise/B)`,
 //!   `η_max = |g|²/gᵀHg`, `B_noise = tr(ΣH)/gᵀHg`, `B_simple = trΣ/|g|²` ([`SgdLaw`]); steps and

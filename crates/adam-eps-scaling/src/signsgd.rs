@@ -1,5 +1,5 @@
 //! SignSGD (Adam with ε = 0, β1 = β2 = 0): the published approximations (spec §5.2–§5.4).
-//! The exact law (erf moments) is [`crate::one_step`] with [`crate::Rule::Sign`].
+//! The exact law (erf moments) is [`crate::one_step`](fn@crate::one_step) with [`crate::Rule::Sign`].
 
 use crate::adam_eps::SoftSignMeanField;
 use crate::error::{LawError, Result};

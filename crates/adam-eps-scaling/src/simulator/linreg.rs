@@ -1,6 +1,6 @@
 //! Noisy linear regression with exact statistics: `x ~ N(0, diag(λ))`, `y = xᵀw* + ξ`,
 //! `ξ ~ N(0, ν²)`, per-sample loss `½(xᵀw − y)²`. At `e = w − w*`: `g = Λe`, `H = Λ`,
-//! `Σ = Λ(eᵀΛe + ν²) + g gᵀ` **[derived]** (Isserlis) — not diagonal and not Gaussian, a realistic
+//! `Σ = Λ(eᵀΛe + ν²) + g gᵀ` **\[derived\]** (Isserlis) — not diagonal and not Gaussian, a realistic
 //! test of assumptions A3/A4.
 
 use crate::error::{LawError, Result};
