@@ -36,7 +36,7 @@ pub trait Map2<F>: Sync {
 
 /// `vec_math_kernel!(Name, |x| body)` defines a unit struct `Name` implementing [`Map1`] (or,
 /// with `|x, dy| body`, [`Map2`]) for every `F: VecMath`; `body` may call the math with `M`
-/// (`x.vexp::<M>()`), which is [`Separate`] in `apply` and [`Fused`] in `apply_fma`.
+/// (`x.vsigmoid_parts::<M>()`), which is [`Separate`] in `apply` and [`Fused`] in `apply_fma`.
 macro_rules! vec_math_kernel {
     ($name:ident, |$x:ident| $body:expr) => {
         struct $name;

@@ -9,24 +9,14 @@
 //! what gradient checks and references run.
 //!
 //! # Accuracy (f32, measured by `tests` in this file against f64 libm on dense sweeps)
-//! - [`exp_f32`]: Cody–Waite range reduction `x = k·ln2 + r`, |r| ≤ ln2/2, Cephes' degree-7
-//!   polynomial for `e^r` (evaluated by Estrin's scheme), `2^k` from exponent bits. Relative
-//!   error ≤ 2e-7 for x in [−87.3, 88.7] (8e-8 measured); 0 below −87.34 (the true value is
-//!   below f32's normal range), +∞ above 88.72, NaN in → NaN out.
-//! - [`exp_nonpos_f32`], for x ≤ 0, is what the activations use: the same reduction, a
-//!   degree-5 minimax polynomial fitted here, `2^k` as one factor folded into the last
+//! - [`exp_nonpos_f32`], for x ≤ 0 (every exponent the activations take is non-positive):
+//!   Cody–Waite range reduction `x = k·ln2 + r`, |r| ≤ ln2/2, a degree-5 minimax polynomial for
+//!   `e^r` fitted here, `2^k` as one factor folded into the last
 //!   multiply-add, a clamp at −88 (where the `2^k` factor is exactly 0) instead of underflow and
-//!   overflow selects — 12 vector operations against 18. Relative error ≤ 2e-7 on [−87.3, 0]
+//!   overflow selects — 12 vector operations. Relative error ≤ 2e-7 on [−87.3, 0]
 //!   (1.8e-7 measured at every ISA level); 0 below about −87.68, subnormal values just above.
 //! - [`sigmoid_parts_f32`]: `σ(x)` and `1 − σ(x)` from `e = exp(−|x|)`, each with relative error
 //!   ≤ 5e-7 (no cancellation in `1 − σ` for large x).
-//! - [`normal_cdf_f32`], [`normal_pdf_f32`], [`normal_cdf_pdf_f32`]: `φ(x) = e^(−x²/2)/√(2π)`
-//!   and `Φ(−|x|) = φ(x)·R(|x|)` with `R` Mills' ratio as a degree-4/5 rational (one exp, one
-//!   division, nine multiply-adds for both `Φ` and `φ`): `Φ` to absolute error ≤ 2e-7
-//!   everywhere and relative error ≤ 1e-6·(1 + x²/8) in the left tail; `φ` to relative error
-//!   ≤ 3e-7·(1 + x²/2) (the f32 rounding of x² inside exp). The GELU kernels no longer use
-//!   them (they run [`gate`], below); they stay for callers that need `Φ` with relative accuracy
-//!   in the left tail.
 //! - [`gate`]: GELU (both forms) and its derivative from piecewise-polynomial tables looked up
 //!   with `vpermps`, without an exponential: absolute error ≤ 5e-8 on `Φ(−|x|)` (accuracy and
 //!   layout in that module's docs).
@@ -126,10 +116,7 @@ impl MulAdd for Separate {
 
 mod f32_math;
 pub mod gate;
-pub use f32_math::{
-    exp_f32, exp_nonpos_f32, normal_cdf_f32, normal_cdf_pdf_f32, normal_pdf_f32,
-    normal_tail_pdf_f32, scaled_sigmoid_f32, sigmoid_parts_f32,
-};
+pub use f32_math::{exp_nonpos_f32, scaled_sigmoid_f32, sigmoid_parts_f32};
 
 // ---------------------------------------------------------------------------------------------
 // The generic kernels' math, the loops that run it, and their output buffers.

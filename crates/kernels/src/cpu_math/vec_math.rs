@@ -7,8 +7,6 @@ use crate::Float;
 /// Elementwise math for the CPU kernels: vectorisable approximations in f32, exact in f64.
 /// `M` says how f32 computes `a·b + c` ([`Fused`](super::Fused) only inside FMA-compiled loops); f64 ignores it.
 pub trait VecMath: Float {
-    /// `e^x`.
-    fn vexp<M: MulAdd>(self) -> Self;
     /// `(σ(x), 1 − σ(x))`, both accurate to a few ulp relative.
     fn vsigmoid_parts<M: MulAdd>(self) -> (Self, Self);
     /// `t·σ(self)`, to the same accuracy as `t` times [`VecMath::vsigmoid_parts`]`.0`.
@@ -16,19 +14,9 @@ pub trait VecMath: Float {
     /// `self·b + c`: one fused multiply-add in f32 loops compiled with FMA (`M` = [`Fused`](super::Fused)),
     /// a multiply then an add otherwise and in f64.
     fn vmul_add<M: MulAdd>(self, b: Self, c: Self) -> Self;
-    /// `Φ(x)`, the standard normal CDF.
-    fn vnormal_cdf<M: MulAdd>(self) -> Self;
-    /// `φ(x)`, the standard normal density.
-    fn vnormal_pdf<M: MulAdd>(self) -> Self;
-    /// `(Φ(x), φ(x))` together (in f32 from one exponential).
-    fn vnormal_cdf_pdf<M: MulAdd>(self) -> (Self, Self);
 }
 
 impl VecMath for f32 {
-    #[inline(always)]
-    fn vexp<M: MulAdd>(self) -> Self {
-        exp_f32::<M>(self)
-    }
     #[inline(always)]
     fn vsigmoid_parts<M: MulAdd>(self) -> (Self, Self) {
         sigmoid_parts_f32::<M>(self)
@@ -41,25 +29,9 @@ impl VecMath for f32 {
     fn vmul_add<M: MulAdd>(self, b: Self, c: Self) -> Self {
         M::mul_add(self, b, c)
     }
-    #[inline(always)]
-    fn vnormal_cdf<M: MulAdd>(self) -> Self {
-        normal_cdf_f32::<M>(self)
-    }
-    #[inline(always)]
-    fn vnormal_pdf<M: MulAdd>(self) -> Self {
-        normal_pdf_f32::<M>(self)
-    }
-    #[inline(always)]
-    fn vnormal_cdf_pdf<M: MulAdd>(self) -> (Self, Self) {
-        normal_cdf_pdf_f32::<M>(self)
-    }
 }
 
 impl VecMath for f64 {
-    #[inline(always)]
-    fn vexp<M: MulAdd>(self) -> Self {
-        self.exp()
-    }
     #[inline(always)]
     fn vsigmoid_parts<M: MulAdd>(self) -> (Self, Self) {
         let e = (-self.abs()).exp();
@@ -80,18 +52,5 @@ impl VecMath for f64 {
     #[inline(always)]
     fn vmul_add<M: MulAdd>(self, b: Self, c: Self) -> Self {
         self * b + c
-    }
-    #[inline(always)]
-    fn vnormal_cdf<M: MulAdd>(self) -> Self {
-        0.5 * libm::erfc(-self * std::f64::consts::FRAC_1_SQRT_2)
-    }
-    #[inline(always)]
-    fn vnormal_pdf<M: MulAdd>(self) -> Self {
-        const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
-        INV_SQRT_2PI * (-0.5 * self * self).exp()
-    }
-    #[inline(always)]
-    fn vnormal_cdf_pdf<M: MulAdd>(self) -> (Self, Self) {
-        (self.vnormal_cdf::<M>(), self.vnormal_pdf::<M>())
     }
 }

@@ -1,10 +1,12 @@
 //! Rayon kernels. f32 runs the tabulated gates of [`crate::cpu_math::gate`] (both forms are
-//! `x·g(x)` with a gate symmetric about `(0, ½)`); f64 runs the closed forms with libm's `erfc`
-//! and `exp`, which is what references and gradient checks use.
+//! `x·g(x)` with a gate symmetric about `(0, ½)`); f64 runs the closed forms — the erf form
+//! through the reference's `Φ` and `φ` (libm's `erfc` and `exp`), the tanh form as `x·σ(2u)` —
+//! which is what gradient checks use.
 
 use super::GeluKind;
+use super::reference::{phi_cdf, phi_pdf};
 use crate::cpu_math::gate::{GELU_ERF, GELU_TANH};
-use crate::cpu_math::{MulAdd, VecMath, map1, map2, vec_math_kernel};
+use crate::cpu_math::{Map1, Map2, MulAdd, VecMath, map1, map2, vec_math_kernel};
 
 const C: f64 = 0.044715;
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
@@ -16,11 +18,23 @@ fn two_u<F: VecMath, M: MulAdd>(x: F, x2: F) -> F {
     x * x2.vmul_add::<M>(F::from_f64(2.0 * SQRT_2_OVER_PI * C), k2)
 }
 
-vec_math_kernel!(ErfFwd, |x| x * x.vnormal_cdf::<M>());
-vec_math_kernel!(ErfBwd, |x, dy| {
-    let (cdf, pdf) = x.vnormal_cdf_pdf::<M>();
-    dy * (cdf + x * pdf)
-});
+/// f64 `x·Φ(x)`.
+struct ErfFwd;
+impl Map1<f64> for ErfFwd {
+    #[inline(always)]
+    fn apply(&self, x: f64) -> f64 {
+        x * phi_cdf(x)
+    }
+}
+
+/// f64 `dy·(Φ(x) + x·φ(x))`.
+struct ErfBwd;
+impl Map2<f64> for ErfBwd {
+    #[inline(always)]
+    fn apply(&self, x: f64, dy: f64) -> f64 {
+        dy * (phi_cdf(x) + x * phi_pdf(x))
+    }
+}
 vec_math_kernel!(TanhFwd, |x| two_u::<F, M>(x, x * x).vscaled_sigmoid::<M>(x));
 vec_math_kernel!(TanhBwd, |x, dy| {
     // d/dx x·σ(2u) = σ + x·σ(1 − σ)·2u' = σ·(1 + x·(1 − σ)·2u'), 2u' = k2·(1 + 3c·x²).

@@ -6,11 +6,13 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 const C: f64 = 0.044715;
 
-fn phi_cdf(x: f64) -> f64 {
+/// `Φ(x) = ½·erfc(−x/√2)`.
+pub(super) fn phi_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x * FRAC_1_SQRT_2)
 }
 
-fn phi_pdf(x: f64) -> f64 {
+/// `φ(x) = e^(−x²/2)/√(2π)`.
+pub(super) fn phi_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * PI).sqrt()
 }
 
