@@ -39,32 +39,24 @@ pub struct Measurement {
     pub paired: Option<f64>,
 }
 
-/// Every criterion result under `criterion_dir` written at or after `since`.
+/// Every criterion result under `criterion_dir` written at or after `since`: each
+/// `…/new/benchmark.json` with its `estimates.json` beside it.
 pub fn read_criterion(criterion_dir: &Path, since: SystemTime) -> Vec<Measurement> {
-    let mut out = Vec::new();
-    let mut stack = vec![criterion_dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if !p.is_dir() {
-                continue;
-            }
-            let bench = p.join("benchmark.json");
-            let fresh = std::fs::metadata(p.join("estimates.json"))
+    let mut out: Vec<Measurement> = crate::util::files_under(criterion_dir, "json")
+        .into_iter()
+        .filter(|p| p.ends_with("new/benchmark.json"))
+        .filter_map(|bench| {
+            let estimates = bench.with_file_name("estimates.json");
+            let fresh = std::fs::metadata(&estimates)
                 .and_then(|m| m.modified())
                 .is_ok_and(|t| t >= since);
-            if p.file_name().is_some_and(|n| n == "new") && bench.is_file() && fresh {
-                if let Some(m) = read_one(&bench, &p.join("estimates.json")) {
-                    out.push(m);
-                }
+            if fresh {
+                read_one(&bench, &estimates)
             } else {
-                stack.push(p);
+                None
             }
-        }
-    }
+        })
+        .collect();
     out.sort_by(|a, b| (&a.group, &a.param, &a.function).cmp(&(&b.group, &b.param, &b.function)));
     out
 }
