@@ -8,16 +8,18 @@ So for a = |x|, everything follows from two functions of a ≥ 0 (see `src/cpu_m
     tail  T(a) = g(−a)                      y  = max(x, 0) − a·T(a)
     slope R(a) = a·g'(a) − g(−a)            y' = x ≥ 0 ? 1 + R(a)   : −R(a)
 
-Each is tabulated as 8 polynomials in t = s − k, where s = a·(α − β·a) maps a onto [0, 7.5)
+Each is tabulated as 8 polynomials in t = s − k, where s = a·(α − β·a) maps a onto [0, 7.25]
 with intervals that widen as a grows (narrow where the functions bend most, wide in the tail)
-and k = round(s) is the interval (t in [−½, ½]; interval 0 is a in [0, s⁻¹(½))). Both are 0
-from `limit` on (a little below s⁻¹(7.5), so that no a under it rounds to interval 8; there the
-functions are below 1e-8). For each table the script picks α and β on a grid (least squares per
-interval, worst error over the 8 intervals and the cut-off), fits every interval near-minimax
-(weighted least squares iterated to equal ripple, Lawson's algorithm) in float64, rounds to
-float32, and then evaluates the tables exactly as the Rust kernel does in float32 (fused
-multiply-adds) on a dense grid, printing the worst absolute error of each, which the Rust tests
-bound.
+and k = round(s) is the interval (t in [−½, ½]; interval 0 is a in [0, s⁻¹(½))). The kernel caps
+a at `limit` (s ≈ 7.25, on interval 7; the functions are below 2e-8 there), and interval 7 is
+fitted with a root at the cap that the fused float32 evaluation hits exactly (see
+fit_clamped), so everything from the cap on is 0 without a select. The two highest
+coefficients share one 32-bit word (see fit_interval). For each table the script picks α and β
+on a grid (least squares per interval, worst error over the 8 intervals and the cut-off), fits
+every interval near-minimax (weighted least squares iterated to equal ripple, Lawson's
+algorithm) in float64, rounds to float32, and then evaluates the tables exactly as the Rust
+kernel does in float32 (fused multiply-adds) on a dense grid, printing the worst absolute error
+of each, which the Rust tests bound.
 
 Usage (numpy and scipy; the peers venv of `cargo xtask bench --peers` has both; the output is
 already formatted, one interval row per line, under `#[rustfmt::skip]`):
