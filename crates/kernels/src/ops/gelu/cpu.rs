@@ -82,11 +82,3 @@ impl GeluCpu for f64 {
         }
     }
 }
-
-pub fn gelu_forward<F: GeluCpu>(x: &[F], kind: GeluKind) -> Vec<F> {
-    F::gelu_forward(x, kind)
-}
-
-pub fn gelu_backward<F: GeluCpu>(x: &[F], dy: &[F], kind: GeluKind) -> Vec<F> {
-    F::gelu_backward(x, dy, kind)
-}

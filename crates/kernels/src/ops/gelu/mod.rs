@@ -46,7 +46,7 @@ impl GeluKind {
 pub fn gelu_forward(x: &Tensor, kind: GeluKind) -> Result<Tensor> {
     dispatch!(
         x,
-        |v| Tensor::from_vec(cpu::gelu_forward(v, kind), x.shape()),
+        |v| Tensor::from_vec(cpu::GeluCpu::gelu_forward(v, kind), x.shape()),
         |c| cuda::gelu_forward(c, kind.code()).and_then(|s| Tensor::from_cuda(s, x.shape()))
     )
 }
@@ -59,7 +59,7 @@ pub fn gelu_backward(x: &Tensor, dy: &Tensor, kind: GeluKind) -> Result<Tensor> 
         "gelu_backward",
         x,
         dy,
-        |a, b| Tensor::from_vec(cpu::gelu_backward(a, b, kind), x.shape()),
+        |a, b| Tensor::from_vec(cpu::GeluCpu::gelu_backward(a, b, kind), x.shape()),
         |a, b| cuda::gelu_backward(a, b, kind.code()).and_then(|s| Tensor::from_cuda(s, x.shape()))
     )
 }
